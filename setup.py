@@ -1,0 +1,78 @@
+"""Build the Cython kernels in cysrc/ into tinygrad_relu._kernels.
+
+Environment variables:
+  TINYGRAD_RELU_NATIVE=1  compile with -march=native (the wheel then only runs on CPUs like this one)
+  TINYGRAD_RELU_DEBUG=1   boundscheck/wraparound on, -O0 -g: an out-of-bounds index raises instead of corrupting memory
+  TINYGRAD_RELU_NO_OPENMP=1  build without OpenMP even where the compiler supports it
+"""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+DEBUG = os.environ.get("TINYGRAD_RELU_DEBUG", "") not in ("", "0")
+NATIVE = os.environ.get("TINYGRAD_RELU_NATIVE", "") not in ("", "0")
+NO_OPENMP = os.environ.get("TINYGRAD_RELU_NO_OPENMP", "") not in ("", "0")
+
+
+def compiler_supports_openmp(compiler):
+    """Compile and link a tiny OpenMP program with the compiler setuptools will use."""
+    if NO_OPENMP or sys.platform == "win32":
+        return False
+    tmp = tempfile.mkdtemp()
+    try:
+        src = os.path.join(tmp, "omp_check.c")
+        with open(src, "w") as f:
+            f.write("#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n")
+        objs = compiler.compile([src], output_dir=tmp, extra_postargs=["-fopenmp"])
+        compiler.link_executable(objs, "omp_check", output_dir=tmp, extra_postargs=["-fopenmp"])
+        return True
+    except Exception:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        openmp = compiler_supports_openmp(self.compiler)
+        opt = ["-O0", "-g"] if DEBUG else ["-O3"]
+        if NATIVE:
+            opt.append("-march=native")
+        for ext in self.extensions:
+            ext.extra_compile_args = opt + ["-fno-math-errno"] + (["-fopenmp"] if openmp else [])
+            ext.extra_link_args = ["-fopenmp"] if openmp else []
+        print(f"tinygrad_relu: OpenMP {'on' if openmp else 'off'}, flags {' '.join(opt)}")
+        super().build_extensions()
+
+
+extensions = [
+    Extension(
+        f"tinygrad_relu._kernels.{os.path.splitext(os.path.basename(path))[0]}",
+        [path],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    for path in sorted(glob.glob("cysrc/*.pyx"))
+]
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": not DEBUG,
+    "embedsignature": True,
+}
+
+setup(
+    ext_modules=cythonize(extensions, compiler_directives=directives, force=DEBUG),
+    cmdclass={"build_ext": BuildExt},
+)

@@ -1,0 +1,42 @@
+"""tinygrad_relu: a from-scratch autograd engine with Cython kernels and a Keras-style API.
+
+    >>> import tinygrad_relu as tr
+    >>> x = tr.Tensor([-5.0, 0.0, 5.0, -1.2], requires_grad=True)
+    >>> y = x.relu(); y.sum().backward()
+    >>> x.grad
+    array([0., 0., 1., 0.], dtype=float32)
+"""
+from .tensor import Tensor
+from .function import Function, no_grad, is_grad_enabled
+from .gradcheck import gradcheck, GradcheckError
+from .ops import elementwise as _E, movement as _M
+
+
+def maximum(a, b):
+    """Elementwise maximum; the gradient goes to the larger input (split on ties)."""
+    return _E.Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    """Elementwise minimum; the gradient goes to the smaller input (split on ties)."""
+    return _E.Minimum.apply(a, b)
+
+
+def where(condition, a, b):
+    """Pick from a where condition holds, from b elsewhere; condition gets no gradient."""
+    import numpy as np
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    return _E.Where.apply(Tensor(cond.astype(bool)), a, b)
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis."""
+    return _M.Concatenate.apply(*tensors, axis=axis)
+
+
+def pad(x, pad_width, value=0.0):
+    """Constant padding, numpy's pad_width convention."""
+    return _M.Pad.apply(x, pad_width=pad_width, value=value)
+
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Differentiable ops, grouped by kind: elementwise, reduce, movement, linalg, activation, conv/pool."""

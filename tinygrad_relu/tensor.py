@@ -1,0 +1,298 @@
+"""Tensor: a numpy array that remembers how it was made, so gradients can flow back.
+
+``Tensor.backward`` walks the recorded graph once, in reverse topological order,
+computed iteratively (a chain of 20,000 ops does not touch Python's recursion limit),
+calling each op's ``backward`` and summing gradients where a tensor feeds several ops.
+"""
+import numpy as np
+
+
+def _to_array(data, dtype):
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.asarray(data, dtype=np.dtype(dtype))
+    if isinstance(data, np.ndarray):
+        if data.dtype.kind == "f" and data.dtype.itemsize >= 4:
+            return data
+        if data.dtype.kind in "iub":
+            return data
+        return data.astype(np.float32)
+    if isinstance(data, np.generic):
+        return _to_array(np.asarray(data), None)
+    arr = np.asarray(data)
+    if arr.dtype.kind in "iufb":  # Python lists, ints, floats and bools become float32
+        return arr.astype(np.float32)
+    raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__} with dtype {arr.dtype}")
+
+
+class Tensor:
+    """A numpy array with an optional gradient and a link to the op that produced it."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain_grad", "__weakref__")
+    __array_priority__ = 1000  # numpy array (op) Tensor defers to Tensor's reflected op
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _to_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor: only floating point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._ctx = None
+        self._retain_grad = False
+
+    @classmethod
+    def _make(cls, data, requires_grad, ctx):
+        """Fast constructor used by ops: ``data`` is already a suitable ndarray."""
+        t = object.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = ctx
+        t._retain_grad = False
+        return t
+
+    # ---- the numpy view -------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    def __len__(self):
+        return len(self.data)
+
+    def numpy(self):
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor can be converted to a number, got shape {self.shape}")
+        return self.data.item()
+
+    def detach(self):
+        return Tensor._make(self.data, False, None)
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward (as in PyTorch)."""
+        self._retain_grad = True
+        return self
+
+    def zero_grad(self):
+        self.grad = None
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extras = []
+        if self.dtype != np.float32:
+            extras.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{type(self._ctx).__name__}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "Tensor(" + ", ".join([body] + extras) + ")"
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    # ---- backpropagation ------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` that requires it.
+
+        ``grad`` is the gradient flowing into this tensor; it may be omitted only for a
+        single-element tensor (then it is 1). The graph is freed afterwards unless
+        ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no graph "
+                               "(did you create the inputs with requires_grad=True, or run under no_grad()?)")
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward: grad can be omitted only for a single-element tensor, this one has shape "
+                    f"{self.shape}; pass grad= an array of that shape (or call .sum() first)")
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward: grad has shape {grad.shape} but the tensor has shape {self.shape}")
+        if self._ctx is None:  # a leaf: d(self)/d(self) = grad
+            self._accumulate(grad)
+            return
+        from . import function
+        hook = function._anomaly_hook
+
+        grads = {id(self): grad}
+        for node in reversed(self._topological_order()):
+            g = grads.pop(id(node), None)
+            ctx = node._ctx
+            if g is None:
+                continue
+            if g.dtype != node.data.dtype:
+                g = g.astype(node.data.dtype)
+            if node._retain_grad:
+                node.grad = g.copy() if node.grad is None else node.grad + g
+            input_grads = ctx.backward(g)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for parent, pg, needed in zip(ctx.parents, input_grads, ctx.needs_input_grad):
+                if pg is None or not needed:
+                    continue
+                if hook is not None:
+                    hook(ctx, "backward", pg)
+                if parent._ctx is None:
+                    parent._accumulate(pg)
+                else:
+                    key = id(parent)
+                    prev = grads.get(key)
+                    grads[key] = pg if prev is None else prev + pg
+            if not retain_graph:
+                node._ctx = None
+
+    def _accumulate(self, g):
+        if g.shape != self.data.shape:  # a backward that returned a broadcastable gradient
+            g = np.broadcast_to(g, self.data.shape)
+        if self.grad is None:
+            self.grad = np.array(g, dtype=self.data.dtype, copy=True)
+        else:
+            self.grad = self.grad + g
+
+    def _topological_order(self):
+        """Nodes with a recorded op, every input before the ops that consume it."""
+        order, visited = [], set()
+        stack = [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            for parent in node._ctx.parents:
+                if parent._ctx is not None and id(parent) not in visited:
+                    stack.append((parent, False))
+        return order
+
+    # ---- arithmetic -----------------------------------------------------------------
+    def __add__(self, other): return E.Add.apply(self, other)
+    def __radd__(self, other): return E.Add.apply(other, self)
+    def __sub__(self, other): return E.Sub.apply(self, other)
+    def __rsub__(self, other): return E.Sub.apply(other, self)
+    def __mul__(self, other): return E.Mul.apply(self, other)
+    def __rmul__(self, other): return E.Mul.apply(other, self)
+    def __truediv__(self, other): return E.Div.apply(self, other)
+    def __rtruediv__(self, other): return E.Div.apply(other, self)
+    def __neg__(self): return E.Neg.apply(self)
+    def __matmul__(self, other): return L.MatMul.apply(self, other)
+    def __rmatmul__(self, other): return L.MatMul.apply(other, self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
+            raise TypeError("pow: only a scalar (Python number) exponent is supported")
+        return E.Pow.apply(self, exponent=float(exponent))
+
+    # comparisons give plain boolean arrays (not differentiable), as masks
+    def __gt__(self, other): return self.data > _raw(other)
+    def __ge__(self, other): return self.data >= _raw(other)
+    def __lt__(self, other): return self.data < _raw(other)
+    def __le__(self, other): return self.data <= _raw(other)
+
+    __hash__ = object.__hash__
+
+    def exp(self): return E.Exp.apply(self)
+    def log(self): return E.Log.apply(self)
+    def sqrt(self): return E.Sqrt.apply(self)
+    def abs(self): return E.Abs.apply(self)
+    def clip(self, min=None, max=None): return E.Clip.apply(self, min=min, max=max)
+    def maximum(self, other): return E.Maximum.apply(self, other)
+    def minimum(self, other): return E.Minimum.apply(self, other)
+
+    # ---- reductions -----------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False): return R.Sum.apply(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return R.Mean.apply(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return R.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    # ---- movement -------------------------------------------------------------------
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return M.Reshape.apply(self, shape=shape)
+
+    def permute(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return M.Permute.apply(self, axes=axes)
+
+    def transpose(self, dim0=-2, dim1=-1):
+        axes = list(range(self.ndim))
+        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        return M.Permute.apply(self, axes=tuple(axes))
+
+    @property
+    def T(self):
+        return M.Permute.apply(self, axes=tuple(reversed(range(self.ndim))))
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        nd = self.ndim
+        start, end = start_dim % nd if nd else 0, end_dim % nd if nd else 0
+        shape = self.shape[:start] + (-1,) + self.shape[end + 1:]
+        return M.Reshape.apply(self, shape=shape)
+
+    def __getitem__(self, index):
+        return M.GetItem.apply(self, index=_raw_index(index))
+
+    def pad(self, pad_width, value=0.0):
+        return M.Pad.apply(self, pad_width=pad_width, value=value)
+
+    # ---- activations (kernels in cysrc/activations.pyx) ------------------------------
+    def relu(self): return A.relu(self)
+    def leaky_relu(self, negative_slope=0.01): return A.leaky_relu(self, negative_slope=negative_slope)
+    def elu(self, alpha=1.0): return A.elu(self, alpha=alpha)
+    def selu(self): return A.selu(self)
+    def gelu(self, approximate=False): return A.gelu(self, approximate=approximate)
+    def silu(self): return A.silu(self)
+    def sigmoid(self): return A.sigmoid(self)
+    def tanh(self): return A.tanh(self)
+    def softplus(self): return A.softplus(self)
+    def softmax(self, axis=-1): return A.softmax(self, axis=axis)
+    def log_softmax(self, axis=-1): return A.log_softmax(self, axis=axis)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _raw_index(index):
+    if isinstance(index, tuple):
+        return tuple(_raw(i) for i in index)
+    return _raw(index)
+
+
+# ops import Function, which imports Tensor: so they come after the class.
+from .ops import elementwise as E  # noqa: E402
+from .ops import linalg as L  # noqa: E402
+from .ops import movement as M  # noqa: E402
+from .ops import reduce as R  # noqa: E402
+from .ops import activation as A  # noqa: E402
