@@ -39,4 +39,26 @@ def pad(x, pad_width, value=0.0):
     return _M.Pad.apply(x, pad_width=pad_width, value=value)
 
 
+def set_num_threads(n):
+    """Use n threads in our OpenMP kernels and, when threadpoolctl is installed, in BLAS.
+
+    OMP_NUM_THREADS is respected at start-up by the OpenMP runtime itself.
+    """
+    from ._kernels import threads
+    threads.set_num_threads(int(n))
+    try:
+        import threadpoolctl
+    except ImportError:
+        return
+    threadpoolctl.threadpool_limits(int(n), user_api="blas")
+
+
+def get_num_threads():
+    """Threads our OpenMP kernels use (1 when built without OpenMP)."""
+    from ._kernels import threads
+    return threads.get_num_threads()
+
+
+from . import debug  # noqa: E402
+
 __version__ = "0.1.0"
