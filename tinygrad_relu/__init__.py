@@ -61,4 +61,21 @@ def get_num_threads():
 
 from . import debug  # noqa: E402
 
+# Keras-style submodules load on first use, so `import tinygrad_relu` stays light:
+# `tr.layers.Dense`, `tr.models.Sequential`, ... work without importing each one.
+_SUBMODULES = ("activations", "functional", "layers", "models", "optimizers", "losses", "metrics",
+               "callbacks", "initializers", "regularizers", "utils", "datasets", "diagnostics",
+               "graphviz", "plot", "saving")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'tinygrad_relu' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))
+
 __version__ = "0.1.0"

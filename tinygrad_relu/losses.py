@@ -1,0 +1,460 @@
+"""Losses with Keras 3's names, defaults and formulas.
+
+``loss(y_true, y_pred)`` takes the labels (numpy array, or anything array-like) and the
+predictions (a Tensor) and returns a scalar Tensor: the per-sample losses averaged over the
+batch (Keras' 'sum_over_batch_size' reduction), differentiable with respect to y_pred.
+
+Crossentropy on probabilities follows Keras: the probabilities are renormalized to sum to 1,
+clipped to [1e-7, 1 - 1e-7] and logged. With ``from_logits=True`` the log-probabilities come
+from a stable log-softmax (or softplus for the binary case), so large logits never overflow.
+
+Labels are checked before anything is computed, because the usual mistakes (integer labels
+with categorical_crossentropy, one-hot labels with the sparse loss, a class index beyond the
+last unit) otherwise give a silent wrong answer or an obscure broadcasting error.
+"""
+import numpy as np
+
+from .function import Function
+from .tensor import Tensor
+
+EPSILON = 1e-7  # keras.backend.epsilon()
+
+
+# ---- label checks ------------------------------------------------------------------------
+def _labels(y_true):
+    if isinstance(y_true, Tensor):
+        return y_true.data
+    arr = np.asarray(y_true)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"loss: labels must be numbers, received an array of dtype {arr.dtype}")
+    return arr
+
+
+def _predictions(y_pred, who):
+    if not isinstance(y_pred, Tensor):
+        y_pred = Tensor(y_pred)
+    if y_pred.dtype.kind != "f":
+        raise TypeError(f"{who}: predictions must be floating point, received dtype {y_pred.dtype}")
+    return y_pred
+
+
+def _same_rank(y, y_pred, who):
+    """Keras' squeeze_or_expand_to_same_rank for a trailing axis of size 1, then demand equal shapes."""
+    if y.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        y = y.reshape(y.shape + (1,))
+    elif y.ndim == y_pred.ndim + 1 and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])
+    if y.shape != y_pred.shape:
+        raise ValueError(f"{who}: y_true and y_pred must have the same shape, received y_true shape {y.shape} "
+                         f"and y_pred shape {y_pred.shape}")
+    return y
+
+
+def _check_finite(y, who):
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError(f"{who}: y_true contains NaN or infinite values")
+
+
+def _categorical_labels(y, y_pred, who):
+    if y_pred.ndim < 1:
+        raise ValueError(f"{who}: y_pred must have a class axis, received shape {y_pred.shape}")
+    n_classes = y_pred.shape[-1]
+    looks_sparse = y.shape == y_pred.shape[:-1] or (y.shape == y_pred.shape[:-1] + (1,) and n_classes > 1)
+    if looks_sparse:
+        raise ValueError(
+            f"{who}: y_true of shape {y.shape} looks like integer class labels but y_pred has shape {y_pred.shape}: "
+            f"this loss expects one-hot labels of shape {y_pred.shape}. Use loss='sparse_categorical_crossentropy' "
+            "for integer labels, or one-hot encode them with tinygrad_relu.utils.to_categorical(y, "
+            f"num_classes={n_classes})")
+    if y.shape != y_pred.shape:
+        raise ValueError(f"{who}: y_true and y_pred must have the same shape, received y_true shape {y.shape} "
+                         f"and y_pred shape {y_pred.shape}")
+    _check_finite(y, who)
+    return y
+
+
+def _sparse_labels(y, y_pred, who):
+    if y_pred.ndim < 1:
+        raise ValueError(f"{who}: y_pred must have a class axis, received shape {y_pred.shape}")
+    n_classes = y_pred.shape[-1]
+    if y.shape == y_pred.shape[:-1] + (1,) and y.ndim == y_pred.ndim:
+        y = y.reshape(y.shape[:-1])
+    elif y.shape == y_pred.shape and n_classes > 1:
+        raise ValueError(
+            f"{who}: y_true of shape {y.shape} looks one-hot (same shape as y_pred {y_pred.shape}), but this loss "
+            "expects integer class indices of shape "
+            f"{y_pred.shape[:-1]}. Use loss='categorical_crossentropy' for one-hot labels, or pass y.argmax(axis=-1)")
+    if y.shape != y_pred.shape[:-1]:
+        raise ValueError(f"{who}: y_true must hold one class index per prediction row: expected shape "
+                         f"{y_pred.shape[:-1]} for y_pred of shape {y_pred.shape}, received y_true shape {y.shape}")
+    if y.dtype.kind == "f":
+        whole = np.isfinite(y) & (y == np.floor(y))
+        if not whole.all():
+            raise ValueError(f"{who}: class indices must be whole numbers, received values such as "
+                             f"{y[~whole][:3].tolist()}")
+    elif y.dtype.kind not in "iub":
+        raise TypeError(f"{who}: class indices must be integers, received dtype {y.dtype}")
+    if y.size:
+        lo, hi = y.min(), y.max()
+        if lo < 0 or hi >= n_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{who}: class index {int(bad)} is out of range for y_pred with {n_classes} classes "
+                             f"(shape {y_pred.shape}); valid indices are 0..{n_classes - 1}")
+    return y.astype(np.intp, copy=False)
+
+
+def _one_hot(indices, n_classes, dtype):
+    out = np.zeros(indices.shape + (n_classes,), dtype=dtype)
+    np.put_along_axis(out, indices[..., None], 1, axis=-1)
+    return out
+
+
+# ---- fused softmax + crossentropy on logits ----------------------------------------------------------
+# The composed form (log_softmax, multiply, sum) gives the same numbers; fusing saves four graph nodes
+# and their temporaries on the path every classifier takes each batch (DESIGN: fused softmax-CE).
+def _softmax_parts(logits):
+    """shifted logits z - max z, and the softmax, computed once and stably."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    probs = np.exp(shifted)
+    total = probs.sum(axis=-1, keepdims=True)
+    probs /= total
+    return shifted, np.log(total), probs
+
+
+class SoftmaxCrossEntropy(Function):
+    """loss = -sum_k y_k log softmax(z)_k per row;  d loss / dz = softmax(z) * sum_k y_k - y
+
+    ``mean=True`` returns the mean over rows instead (Keras' reduction, one node fewer).
+    """
+
+    def forward(self, logits, target, mean=False):
+        shifted, log_total, self.probs = _softmax_parts(logits)
+        self.target, self.mean = target, mean
+        # -sum y (shifted - log_total) = log_total * sum y - sum y shifted
+        self.target_mass = target.sum(axis=-1, keepdims=True)
+        losses = (log_total * self.target_mass)[..., 0] - np.einsum("...k,...k->...", target, shifted)
+        return losses.mean(dtype=logits.dtype) if mean else losses
+
+    def backward(self, g):
+        grad = self.probs * self.target_mass
+        grad -= self.target
+        grad *= g / (grad.size // grad.shape[-1]) if self.mean else g[..., None]
+        return grad
+
+
+class SparseSoftmaxCrossEntropy(Function):
+    """loss = -log softmax(z)[label] per row;  d loss / dz = softmax(z) - one_hot(label)
+
+    ``mean=True`` returns the mean over rows instead (Keras' reduction, one node fewer).
+    """
+
+    def forward(self, logits, labels, mean=False):
+        shifted, log_total, self.probs = _softmax_parts(logits)
+        n_classes = logits.shape[-1]
+        # flat fancy indexing is several times faster than take_along_axis on small batches
+        self.rows, self.labels, self.mean = np.arange(labels.size), labels.reshape(-1), mean
+        picked = shifted.reshape(-1, n_classes)[self.rows, self.labels].reshape(labels.shape)
+        losses = log_total[..., 0] - picked
+        return losses.mean(dtype=logits.dtype) if mean else losses
+
+    def backward(self, g):
+        grad = self.probs.copy()
+        grad.reshape(-1, grad.shape[-1])[self.rows, self.labels] -= 1
+        grad *= g / self.rows.size if self.mean else g[..., None]
+        return grad
+
+
+def _clipped_log_probabilities(y_pred):
+    """Keras' log of probabilities: renormalized to sum to 1 over the last axis, clipped to [eps, 1 - eps]."""
+    probs = y_pred / y_pred.sum(axis=-1, keepdims=True)
+    return probs.clip(EPSILON, 1.0 - EPSILON).log()
+
+
+# ---- per-sample loss functions (Keras' functional forms) ----------------------------------------
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
+    """-sum(y * log p) over the last axis, one value per sample."""
+    who = "categorical_crossentropy"
+    y_pred = _predictions(y_pred, who)
+    y = _categorical_labels(_labels(y_true), y_pred, who).astype(y_pred.dtype, copy=False)
+    if label_smoothing:
+        y = y * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[-1]
+    if from_logits:
+        return SoftmaxCrossEntropy.apply(y_pred, target=y)
+    return -(_clipped_log_probabilities(y_pred) * y).sum(axis=-1)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+    """-log p[label], one value per sample."""
+    who = "sparse_categorical_crossentropy"
+    y_pred = _predictions(y_pred, who)
+    indices = _sparse_labels(_labels(y_true), y_pred, who)
+    if from_logits:
+        return SparseSoftmaxCrossEntropy.apply(y_pred, labels=indices)
+    # Picking log p[label] as a product with the one-hot mask keeps the backward a plain multiply.
+    mask = _one_hot(indices, y_pred.shape[-1], y_pred.dtype)
+    return -(_clipped_log_probabilities(y_pred) * mask).sum(axis=-1)
+
+
+def _binary_labels(y_true, y_pred, who):
+    y = _same_rank(_labels(y_true), y_pred, who)
+    _check_finite(y, who)
+    if y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"{who}: labels must lie in [0, 1], received values from {y.min()} to {y.max()}; "
+                         "for integer class labels use loss='sparse_categorical_crossentropy'")
+    return y.astype(y_pred.dtype, copy=False)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
+    """-(y log p + (1 - y) log(1 - p)) averaged over the last axis, one value per sample.
+
+    From logits x it is softplus(x) - x y, which never overflows.
+    """
+    who = "binary_crossentropy"
+    y_pred = _predictions(y_pred, who)
+    y = _binary_labels(y_true, y_pred, who)
+    if label_smoothing:
+        y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        elementwise = y_pred.softplus() - y_pred * y
+    else:
+        p = y_pred.clip(EPSILON, 1.0 - EPSILON)
+        elementwise = -(p.log() * y + (1.0 - p).log() * (1.0 - y))
+    return elementwise.mean(axis=-1)
+
+
+def _regression_labels(y_true, y_pred, who):
+    y = _same_rank(_labels(y_true), y_pred, who)
+    _check_finite(y, who)
+    return y.astype(y_pred.dtype, copy=False)
+
+
+def mean_squared_error(y_true, y_pred):
+    """mean((y_pred - y)^2) over the last axis, one value per sample."""
+    y_pred = _predictions(y_pred, "mean_squared_error")
+    diff = y_pred - _regression_labels(y_true, y_pred, "mean_squared_error")
+    return (diff * diff).mean(axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """mean(|y_pred - y|) over the last axis, one value per sample."""
+    y_pred = _predictions(y_pred, "mean_absolute_error")
+    return (y_pred - _regression_labels(y_true, y_pred, "mean_absolute_error")).abs().mean(axis=-1)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """0.5 e^2 where |e| <= delta, else delta (|e| - 0.5 delta); averaged over the last axis."""
+    y_pred = _predictions(y_pred, "huber")
+    error = (y_pred - _regression_labels(y_true, y_pred, "huber")).abs()
+    # Split |e| into its quadratic part min(|e|, delta) and the linear rest: same value as the
+    # piecewise form, and the gradient flows through each part where it applies.
+    quadratic = error.minimum(delta)
+    linear = error - quadratic
+    return (quadratic * quadratic * 0.5 + linear * delta).mean(axis=-1)
+
+
+# ---- Loss objects ----------------------------------------------------------------------------
+_REDUCTIONS = ("sum_over_batch_size", "sum", "none", None)
+
+
+class Loss:
+    """Base: ``loss(y_true, y_pred, sample_weight=None) -> scalar Tensor`` reduced as Keras does."""
+
+    def __init__(self, name=None, reduction="sum_over_batch_size"):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, received {reduction!r}")
+        self.name = name
+        self.reduction = reduction
+
+    def call(self, y_true, y_pred):  # pragma: no cover - abstract
+        """The per-sample losses."""
+        raise NotImplementedError
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        values = self.call(y_true, y_pred)
+        if sample_weight is not None:
+            weights = np.asarray(getattr(sample_weight, "data", sample_weight), dtype=values.dtype)
+            if weights.shape != values.shape:
+                try:
+                    weights = np.broadcast_to(weights.reshape(weights.shape + (1,) * (values.ndim - weights.ndim)),
+                                              values.shape)
+                except ValueError:
+                    raise ValueError(f"{self.name}: sample_weight of shape {np.shape(sample_weight)} does not match "
+                                     f"the per-sample losses of shape {values.shape}") from None
+            values = values * weights
+        if self.reduction == "sum_over_batch_size":
+            return values.mean()
+        if self.reduction == "sum":
+            return values.sum()
+        return values
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class CategoricalCrossentropy(Loss):
+    """Crossentropy with one-hot labels; ``from_logits=True`` takes raw scores (stable log-softmax)."""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+                 name="categorical_crossentropy"):
+        super().__init__(name, reduction)
+        self.from_logits, self.label_smoothing = bool(from_logits), float(label_smoothing)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if self.from_logits and sample_weight is None and self.reduction == "sum_over_batch_size":
+            who = self.name
+            y_pred = _predictions(y_pred, who)
+            y = _categorical_labels(_labels(y_true), y_pred, who).astype(y_pred.dtype, copy=False)
+            if self.label_smoothing:
+                y = y * (1.0 - self.label_smoothing) + self.label_smoothing / y_pred.shape[-1]
+            return SoftmaxCrossEntropy.apply(y_pred, target=y, mean=True)
+        return super().__call__(y_true, y_pred, sample_weight)
+
+    def call(self, y_true, y_pred):
+        return categorical_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Crossentropy with integer class labels; ``from_logits=True`` takes raw scores."""
+
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name="sparse_categorical_crossentropy"):
+        super().__init__(name, reduction)
+        self.from_logits = bool(from_logits)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if self.from_logits and sample_weight is None and self.reduction == "sum_over_batch_size":
+            y_pred = _predictions(y_pred, self.name)
+            indices = _sparse_labels(_labels(y_true), y_pred, self.name)
+            return SparseSoftmaxCrossEntropy.apply(y_pred, labels=indices, mean=True)
+        return super().__call__(y_true, y_pred, sample_weight)
+
+    def call(self, y_true, y_pred):
+        return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+class BinaryCrossentropy(Loss):
+    """Crossentropy for 0/1 labels; ``from_logits=True`` takes raw scores (stable softplus form)."""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+                 name="binary_crossentropy"):
+        super().__init__(name, reduction)
+        self.from_logits, self.label_smoothing = bool(from_logits), float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+class MeanSquaredError(Loss):
+    """mean((y_pred - y)^2)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
+        super().__init__(name, reduction)
+
+    def call(self, y_true, y_pred):
+        return mean_squared_error(y_true, y_pred)
+
+
+class MeanAbsoluteError(Loss):
+    """mean(|y_pred - y|)."""
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
+        super().__init__(name, reduction)
+
+    def call(self, y_true, y_pred):
+        return mean_absolute_error(y_true, y_pred)
+
+
+class Huber(Loss):
+    """Quadratic for errors up to delta, linear beyond."""
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
+        super().__init__(name, reduction)
+        if delta <= 0:
+            raise ValueError(f"Huber: delta must be positive, received delta={delta}")
+        self.delta = float(delta)
+
+    def call(self, y_true, y_pred):
+        return huber(y_true, y_pred, self.delta)
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+
+class LossFunctionWrapper(Loss):
+    """A user's function ``fn(y_true, y_pred) -> Tensor`` of per-sample (or already reduced) losses."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None):
+        super().__init__(name or getattr(fn, "__name__", "loss"), reduction)
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        y_pred = _predictions(y_pred, self.name)
+        values = self.fn(_labels(y_true).astype(y_pred.dtype, copy=False), y_pred)
+        if not isinstance(values, Tensor):
+            raise TypeError(f"loss function {self.name!r} must return a Tensor, returned {type(values).__name__}")
+        return values
+
+
+# ---- lookup ----------------------------------------------------------------------------------
+_CLASSES = {cls.__name__: cls for cls in (CategoricalCrossentropy, SparseCategoricalCrossentropy,
+                                          BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError, Huber)}
+_NAMES = {
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "huber": Huber, "huber_loss": Huber,
+}
+
+# Keras' short aliases for the functional forms.
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+
+
+def serialize(loss):
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def deserialize(config):
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"losses.deserialize: expected a dict with 'class_name' and 'config', received {config!r}")
+    cls = _CLASSES.get(config["class_name"]) or _NAMES.get(config["class_name"])
+    if cls is None:
+        raise ValueError(f"Unknown loss class {config['class_name']!r}. Known: {', '.join(sorted(_CLASSES))}")
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+def get(identifier):
+    """A Loss from a Keras name ('categorical_crossentropy', 'mse', 'MSE', 'huber', class names), a dict,
+    a Loss object or a function ``fn(y_true, y_pred)``."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        cls = _NAMES.get(identifier) or _CLASSES.get(identifier) or _NAMES.get(identifier.lower())
+        if cls is None:
+            raise ValueError(f"Unknown loss {identifier!r}. Known losses: {', '.join(sorted(_NAMES))}")
+        return cls()
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier):
+        return LossFunctionWrapper(identifier)
+    raise TypeError(f"losses.get: cannot interpret {identifier!r} (type {type(identifier).__name__}) as a loss")

@@ -1,0 +1,278 @@
+"""Streaming metrics with Keras 3's names and arithmetic, on numpy arrays.
+
+A metric accumulates a weighted total and a count over the batches of an epoch:
+``update_state(y_true, y_pred)`` adds one batch, ``result()`` is total / count as a float,
+``reset_state()`` starts over. Each batch therefore counts in proportion to its size, so the
+epoch value equals the value over the whole data set, as in Keras.
+
+'accuracy' (or 'acc') is resolved as Keras 3 resolves it at compile time: from the shapes of
+the first batch. One output unit means binary accuracy; labels with one axis fewer than the
+predictions (or a trailing axis of 1 against several units) mean sparse categorical accuracy;
+otherwise categorical accuracy. The metric keeps the name it was asked for ('accuracy'), which
+is the key History reports.
+"""
+import numpy as np
+
+
+def _as_array(x):
+    return np.asarray(getattr(x, "data", x))
+
+
+def _same_rank(y_true, y_pred):
+    """Keras' squeeze_or_expand_to_same_rank for a trailing axis of size 1."""
+    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        y_pred = y_pred.reshape(y_pred.shape[:-1])
+    elif y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        y_true = y_true.reshape(y_true.shape[:-1])
+    elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
+        y_true = y_true.reshape(y_true.shape[:-1])
+    return y_true, y_pred
+
+
+def _check_same_shape(y_true, y_pred, who):
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{who}: y_true and y_pred must have the same shape, received y_true shape "
+                         f"{y_true.shape} and y_pred shape {y_pred.shape}")
+
+
+# ---- per-sample metric functions (Keras' functional forms) -----------------------------------
+def categorical_accuracy(y_true, y_pred):
+    """1.0 where argmax(y_pred) == argmax(y_true), per sample."""
+    y_true, y_pred = _as_array(y_true), _as_array(y_pred)
+    _check_same_shape(y_true, y_pred, "categorical_accuracy")
+    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """1.0 where argmax(y_pred) equals the integer label, per sample."""
+    y_true, y_pred = _as_array(y_true), _as_array(y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
+        y_true = y_true.reshape(y_true.shape[:-1])
+    if y_true.shape != y_pred.shape[:-1]:
+        raise ValueError(f"sparse_categorical_accuracy: expected labels of shape {y_pred.shape[:-1]} for "
+                         f"predictions of shape {y_pred.shape}, received y_true shape {y_true.shape}")
+    return (np.argmax(y_pred, axis=-1) == y_true).astype(np.float32)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Fraction of outputs where (y_pred > threshold) equals the 0/1 label, averaged over the last axis."""
+    y_true, y_pred = _same_rank(_as_array(y_true), _as_array(y_pred))
+    _check_same_shape(y_true, y_pred, "binary_accuracy")
+    # Keras compares the thresholded prediction with the label as it is: a soft label such as 0.7 never matches.
+    predicted = (y_pred > threshold).astype(y_true.dtype)
+    return (predicted == y_true).astype(np.float32).mean(axis=-1)
+
+
+def mean_squared_error(y_true, y_pred):
+    y_true, y_pred = _same_rank(_as_array(y_true), _as_array(y_pred))
+    _check_same_shape(y_true, y_pred, "mean_squared_error")
+    diff = y_pred - y_true
+    return (diff * diff).mean(axis=-1)
+
+
+def mean_absolute_error(y_true, y_pred):
+    y_true, y_pred = _same_rank(_as_array(y_true), _as_array(y_pred))
+    _check_same_shape(y_true, y_pred, "mean_absolute_error")
+    return np.abs(y_pred - y_true).mean(axis=-1)
+
+
+# ---- Metric objects ------------------------------------------------------------------------------
+class Metric:
+    """Base: a weighted running mean of per-sample values."""
+
+    def __init__(self, name=None):
+        self.name = name
+        self.reset_state()
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0.0
+
+    def _accumulate(self, values, sample_weight=None):
+        values = np.asarray(values, dtype=np.float64)
+        if sample_weight is None:
+            self.total += float(values.sum())
+            self.count += float(values.size)
+            return
+        weights = np.asarray(_as_array(sample_weight), dtype=np.float64)
+        try:
+            weights = np.broadcast_to(weights.reshape(weights.shape + (1,) * (values.ndim - weights.ndim)),
+                                      values.shape)
+        except ValueError:
+            raise ValueError(f"{self.name}: sample_weight of shape {weights.shape} does not match the "
+                             f"per-sample values of shape {values.shape}") from None
+        self.total += float((values * weights).sum())
+        self.count += float(weights.sum())
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+    def get_config(self):
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} result={self.result():.4g}>"
+
+
+class Mean(Metric):
+    """The weighted mean of the values given: ``update_state(values, sample_weight=None)``.
+
+    The training loop tracks the loss with it, weighting each batch's mean loss by the batch size.
+    """
+
+    def __init__(self, name="mean"):
+        super().__init__(name)
+
+    def update_state(self, values, sample_weight=None):
+        self._accumulate(_as_array(values), sample_weight)
+
+
+class MeanMetricWrapper(Metric):
+    """Streams the mean of ``fn(y_true, y_pred)`` over all samples seen."""
+
+    def __init__(self, fn, name=None, **fn_kwargs):
+        self.fn, self._fn_kwargs = fn, fn_kwargs
+        super().__init__(name or fn.__name__)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self._accumulate(self.fn(_as_array(y_true), _as_array(y_pred), **self._fn_kwargs), sample_weight)
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    direction = "up"
+
+    def __init__(self, name="categorical_accuracy"):
+        super().__init__(categorical_accuracy, name)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    direction = "up"
+
+    def __init__(self, name="sparse_categorical_accuracy"):
+        super().__init__(sparse_categorical_accuracy, name)
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    direction = "up"
+
+    def __init__(self, name="binary_accuracy", threshold=0.5):
+        if not 0 < threshold < 1:
+            raise ValueError(f"BinaryAccuracy: threshold must be in (0, 1), received threshold={threshold}")
+        self.threshold = float(threshold)
+        super().__init__(binary_accuracy, name, threshold=self.threshold)
+
+    def get_config(self):
+        return {"name": self.name, "threshold": self.threshold}
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    direction = "down"
+
+    def __init__(self, name="mean_squared_error"):
+        super().__init__(mean_squared_error, name)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    direction = "down"
+
+    def __init__(self, name="mean_absolute_error"):
+        super().__init__(mean_absolute_error, name)
+
+
+def _accuracy_kind(y_true, y_pred):
+    """Keras 3's rule (compile_utils.is_binary_or_sparse_categorical) for what 'accuracy' means."""
+    if y_pred.shape[-1] == 1:
+        return BinaryAccuracy
+    if y_true.ndim < y_pred.ndim or (y_true.shape[-1] == 1 and y_pred.shape[-1] > 1):
+        return SparseCategoricalAccuracy
+    return CategoricalAccuracy
+
+
+def accuracy(y_true, y_pred):
+    """1.0 where y_pred equals y_true exactly (Keras' plain Accuracy: for already-decided labels)."""
+    y_true, y_pred = _same_rank(_as_array(y_true), _as_array(y_pred))
+    _check_same_shape(y_true, y_pred, "accuracy")
+    return (y_true == y_pred).astype(np.float32).mean(axis=-1)
+
+
+class Accuracy(MeanMetricWrapper):
+    """keras.metrics.Accuracy: how often predictions EQUAL the labels (compare class ids, not probabilities).
+
+    The string 'accuracy' in compile() is something else: AutoAccuracy, which picks the right kind.
+    """
+    direction = "up"
+
+    def __init__(self, name="accuracy"):
+        super().__init__(accuracy, name)
+
+
+class AutoAccuracy(Metric):
+    """metrics=['accuracy']: becomes binary, sparse categorical or categorical accuracy at the first batch."""
+    direction = "up"
+
+    def __init__(self, name="accuracy"):
+        self.resolved = None
+        super().__init__(name)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _as_array(y_true), _as_array(y_pred)
+        if self.resolved is None:
+            if y_pred.ndim == 0:
+                raise ValueError(f"{self.name}: predictions need at least one axis, received a scalar")
+            self.resolved = _accuracy_kind(y_true, y_pred)(name=self.name)
+        self.resolved.update_state(y_true, y_pred, sample_weight)
+
+    def reset_state(self):
+        if getattr(self, "resolved", None) is not None:
+            self.resolved.reset_state()
+
+    def result(self):
+        return self.resolved.result() if self.resolved is not None else 0.0
+
+
+# ---- lookup --------------------------------------------------------------------------------------
+_CLASSES = {cls.__name__: cls for cls in (CategoricalAccuracy, SparseCategoricalAccuracy, BinaryAccuracy,
+                                          MeanSquaredError, MeanAbsoluteError, Mean, Accuracy, AutoAccuracy)}
+_NAMES = {
+    "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "binary_accuracy": BinaryAccuracy,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+}
+
+
+def get(identifier, loss=None):
+    """A Metric object from a Keras name, a Metric, a metric class or a function ``fn(y_true, y_pred)``.
+
+    A string keeps its spelling as the metric's name (Keras: metrics=['mse'] reports 'mse').
+    'accuracy'/'acc' resolve from the first batch's shapes, which is Keras 3's rule; ``loss`` is
+    accepted for a compile() that wants to pass it, and does not change the choice.
+    """
+    del loss  # Keras 3 decides by shapes, not by the loss; see the module docstring
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc"):
+            return AutoAccuracy(name=identifier)
+        cls = _NAMES.get(identifier) or _NAMES.get(identifier.lower())
+        if cls is not None:
+            return cls(name=identifier)
+        cls = _CLASSES.get(identifier)
+        if cls is not None:
+            return cls()
+        raise ValueError(f"Unknown metric {identifier!r}. Known metrics: "
+                         f"{', '.join(sorted(['accuracy', 'acc', *_NAMES]))}")
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", "metric"))
+    raise TypeError(f"metrics.get: cannot interpret {identifier!r} (type {type(identifier).__name__}) as a metric")
+
+
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error

@@ -1,0 +1,66 @@
+"""Keras' small utilities: one random generator for the whole library, and to_categorical.
+
+Every random draw in tinygrad_relu (initializers, shuffling, dropout) comes from the one
+numpy Generator returned by ``get_rng()``, so ``set_random_seed(s)`` makes a run repeatable.
+"""
+import random
+
+import numpy as np
+
+# Created unseeded at import (fresh entropy, like Keras without a seed); set_random_seed reseeds it.
+_rng = np.random.default_rng()
+
+
+def set_random_seed(seed):
+    """Seed the library's generator, numpy's legacy global generator and Python's ``random``.
+
+    After ``set_random_seed(s)`` the same script gives the same weights, the same shuffling
+    and the same dropout masks, as ``keras.utils.set_random_seed`` promises.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"set_random_seed: expected an integer seed, received {seed!r} of type {type(seed).__name__}")
+    seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"set_random_seed: the seed must be non-negative, received {seed}")
+    # Reseed the one Generator in place, so references taken before (e.g. a layer's) follow the seed too.
+    _rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state
+    np.random.seed(seed % 2**32)  # the legacy global only takes 32-bit seeds
+    random.seed(seed)
+
+
+def get_rng():
+    """The numpy Generator every random draw in the library uses."""
+    return _rng
+
+
+def to_categorical(x, num_classes=None):
+    """One-hot encode integer class labels: shape (..., ) -> (..., num_classes), float32.
+
+    As Keras: a trailing axis of size 1 is dropped first, so labels of shape (n, 1) give
+    (n, num_classes); ``num_classes`` defaults to ``max(x) + 1``.
+    """
+    labels = np.asarray(x)
+    if labels.dtype.kind == "f":
+        if labels.size and not np.all(np.isfinite(labels) & (labels == np.round(labels))):
+            raise ValueError("to_categorical: labels must be whole numbers (class indices), "
+                             f"received non-integer values such as {labels[labels != np.round(labels)][:3].tolist()}")
+        labels = labels.astype(np.int64)
+    elif labels.dtype.kind not in "iub":
+        raise TypeError(f"to_categorical: labels must be integers, received dtype {labels.dtype}")
+    labels = labels.astype(np.int64, copy=False)
+    shape = labels.shape
+    if len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    labels = labels.reshape(-1)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"to_categorical: class indices must be non-negative, received {int(labels.min())}")
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    else:
+        num_classes = int(num_classes)
+        if labels.size and labels.max() >= num_classes:
+            raise ValueError(f"to_categorical: class index {int(labels.max())} is out of range "
+                             f"for num_classes={num_classes} (valid indices are 0..{num_classes - 1})")
+    out = np.zeros((labels.size, num_classes), dtype=np.float32)
+    out[np.arange(labels.size), labels] = 1.0
+    return out.reshape(shape + (num_classes,))
