@@ -64,3 +64,9 @@ def to_categorical(x, num_classes=None):
     out = np.zeros((labels.size, num_classes), dtype=np.float32)
     out[np.arange(labels.size), labels] = 1.0
     return out.reshape(shape + (num_classes,))
+
+
+def clear_session():
+    """Reset the automatic layer names (dense, dense_1, ...), as keras.utils.clear_session."""
+    from .layers import reset_uids
+    reset_uids()

@@ -1,0 +1,260 @@
+"""Model files: save/load identity, continued training, weights-only files, and hostile or broken files."""
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+import tinygrad_relu as tr
+from tinygrad_relu import layers as L, utils
+from tinygrad_relu.models import Sequential, load_model
+from tinygrad_relu.saving import ModelFileError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def fresh_state():
+    L.reset_uids()
+    utils.set_random_seed(3)
+    yield
+    L.reset_uids()
+
+
+def data(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6, 6, 1)).astype(np.float32)
+    labels = (x[:, :3].sum(axis=(1, 2, 3)) > 0).astype(np.int64) + 2 * (x[:, :, :3].sum(axis=(1, 2, 3)) > 0)
+    return x, labels
+
+
+def make_model():
+    model = Sequential([L.Conv2D(4, 3, activation="relu", input_shape=(6, 6, 1)), L.BatchNormalization(),
+                        L.Flatten(), L.Dense(8, activation="relu", kernel_regularizer="l2"),
+                        L.PReLU(), L.Dense(4, activation="softmax")])
+    model.compile(tr.optimizers.Adam(learning_rate=0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_save_load_predicts_identically_and_keeps_config(tmp_path):
+    x, labels = data()
+    model = make_model()
+    model.fit(x, labels, epochs=2, verbose=0)
+    path = tmp_path / "my model.anything"
+    model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded.get_config() == model.get_config()
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    assert loaded.metrics_names == ["loss", "accuracy"]
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+    assert loaded.evaluate(x, labels, verbose=0) == pytest.approx(model.evaluate(x, labels, verbose=0))
+    with zipfile.ZipFile(path) as archive:  # the documented layout, JSON + .npy only
+        names = set(archive.namelist())
+        assert {"metadata.json", "config.json", "weights.json", "optimizer.json"} <= names
+        assert all(n.endswith((".json", ".npy")) for n in names)
+        assert json.loads(archive.read("metadata.json"))["format_version"] == 1
+
+
+def test_loaded_model_continues_training_exactly(tmp_path):
+    x, labels = data()
+    model = make_model()
+    model.fit(x, labels, epochs=1, shuffle=False, verbose=0)
+    model.save(tmp_path / "m.trm")
+    loaded = load_model(tmp_path / "m.trm")
+    model.fit(x, labels, epochs=2, shuffle=False, verbose=0)
+    loaded.fit(x, labels, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)  # Adam moments and iteration count were restored
+
+
+def test_save_weights_load_weights_into_a_fresh_copy(tmp_path):
+    x, _ = data(n=10)
+    model = make_model()
+    model.save_weights(tmp_path / "w.bin")
+    twin = make_model()  # automatic names differ (conv2d_1, ...): matched by position and class
+    assert twin.layers[0].name != model.layers[0].name
+    twin.load_weights(tmp_path / "w.bin")
+    np.testing.assert_array_equal(twin.predict(x, verbose=0), model.predict(x, verbose=0))
+    other = Sequential([L.Conv2D(4, 3, input_shape=(6, 6, 1)), L.Flatten(), L.Dense(3)])
+    with pytest.raises(ValueError, match="holds 11 weight arrays, model 'sequential_2' has 4"):
+        other.load_weights(tmp_path / "w.bin")
+    with pytest.raises(ValueError, match="only weights"):
+        load_model(tmp_path / "w.bin")
+
+
+def test_load_without_compile_and_uncompiled_model(tmp_path):
+    model = Sequential([L.Dense(3, input_shape=(2,))])
+    model.save(tmp_path / "u")
+    loaded = load_model(tmp_path / "u")
+    assert not loaded.compiled
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
+    compiled = make_model()
+    compiled.save(tmp_path / "c")
+    assert not load_model(tmp_path / "c", compile=False).compiled
+
+
+# ---- broken and hostile files ----------------------------------------------------------------------
+def saved(tmp_path):
+    model = make_model()
+    x, labels = data(n=32)
+    model.fit(x, labels, verbose=0)
+    path = tmp_path / "good.trm"
+    model.save(path)
+    return path
+
+
+def rewrite(src, dst, replace):
+    """Copy the zip, replacing members by name (value None drops the member)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            if info.filename in replace:
+                if replace[info.filename] is not None:
+                    zout.writestr(info.filename, replace[info.filename])
+            else:
+                zout.writestr(info, zin.read(info.filename))
+        for name, value in replace.items():
+            if name not in zin.namelist() and value is not None:
+                zout.writestr(name, value)
+
+
+def test_truncated_file(tmp_path):
+    path = saved(tmp_path)
+    blob = path.read_bytes()
+    for cut in (len(blob) // 2, len(blob) - 10, 100):
+        (tmp_path / "cut").write_bytes(blob[:cut])
+        with pytest.raises(ModelFileError, match="truncated or corrupt"):
+            load_model(tmp_path / "cut")
+
+
+def test_not_a_model_file(tmp_path):
+    (tmp_path / "junk").write_bytes(os.urandom(300))
+    with pytest.raises(ValueError, match="not a complete zip"):
+        load_model(tmp_path / "junk")
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    with pytest.raises(ValueError, match="metadata.json"):
+        load_model(tmp_path / "other.zip")
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing")
+
+
+def test_object_array_is_refused_without_unpickling(tmp_path):
+    path = saved(tmp_path)
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"evil": 1}, None], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("weights.json"))
+    target = manifest[0]["path"]
+    rewrite(path, tmp_path / "evil.trm", {target: buffer.getvalue()})
+    with pytest.raises(ModelFileError, match="pickle|dtype"):
+        load_model(tmp_path / "evil.trm")
+    manifest[0]["dtype"] = "object"
+    rewrite(path, tmp_path / "evil2.trm", {"weights.json": json.dumps(manifest), target: buffer.getvalue()})
+    with pytest.raises(ModelFileError, match="dtype object"):
+        load_model(tmp_path / "evil2.trm")
+
+
+def test_wrong_shapes_are_named(tmp_path):
+    path = saved(tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read("weights.json"))
+        config = json.loads(archive.read("config.json"))
+    # an array whose shape disagrees with its manifest entry
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((3, 3, 1, 5), np.float32))
+    rewrite(path, tmp_path / "a.trm", {manifest[0]["path"]: buffer.getvalue()})
+    with pytest.raises(ModelFileError, match=r"shape \(3, 3, 1, 5\).*\(3, 3, 1, 4\)"):
+        load_model(tmp_path / "a.trm")
+    # a config whose layer no longer matches the stored weights
+    config["config"]["layers"][-1]["config"]["units"] = 5
+    rewrite(path, tmp_path / "b.trm", {"config.json": json.dumps(config)})
+    with pytest.raises(ModelFileError, match=r"dense_1/kernel.*\[8, 4\].*\(8, 5\)"):
+        load_model(tmp_path / "b.trm")
+
+
+def test_hostile_configs_fail_fast_and_clean(tmp_path):
+    path = saved(tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+        metadata = json.loads(archive.read("metadata.json"))
+    huge = json.loads(json.dumps(config))
+    huge["config"]["layers"][-1]["config"]["units"] = 10 ** 12  # would be 32 TB if allocated for real
+    rewrite(path, tmp_path / "huge.trm", {"config.json": json.dumps(huge)})
+    start = time.perf_counter()
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "huge.trm")
+    assert time.perf_counter() - start < 5
+    unknown = json.loads(json.dumps(config))
+    unknown["config"]["layers"][1]["class_name"] = "os.system"
+    rewrite(path, tmp_path / "unknown.trm", {"config.json": json.dumps(unknown)})
+    with pytest.raises(ModelFileError, match="Unknown layer class 'os.system'"):
+        load_model(tmp_path / "unknown.trm")
+    rewrite(path, tmp_path / "deep.trm", {"config.json": "[" * 100000 + "]" * 100000})
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "deep.trm")
+    future = dict(metadata, format_version=99)
+    rewrite(path, tmp_path / "future.trm", {"metadata.json": json.dumps(future)})
+    with pytest.raises(ModelFileError, match="format version 99"):
+        load_model(tmp_path / "future.trm")
+    rewrite(path, tmp_path / "nooptimizer.trm", {"optimizer/2.npy": None})
+    with pytest.raises(ModelFileError, match="optimizer/2.npy' is missing"):
+        load_model(tmp_path / "nooptimizer.trm")
+
+
+# ---- atomic saving ----------------------------------------------------------------------------------
+def test_failed_save_leaves_previous_file_and_no_temporaries(tmp_path, monkeypatch):
+    path = saved(tmp_path)
+    before = path.read_bytes()
+    model = make_model()
+    from tinygrad_relu import saving
+
+    def explode(*args):
+        raise OSError("disk full")
+    monkeypatch.setattr(saving, "_write_npy", explode)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["good.trm"]
+    with pytest.raises(FileExistsError):
+        monkeypatch.undo()
+        model.save(path, overwrite=False)
+
+
+def test_killed_saving_process_never_corrupts_the_file(tmp_path):
+    path = tmp_path / "ckpt.trm"
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {REPO!r})
+        import numpy as np
+        from tinygrad_relu import layers as L
+        from tinygrad_relu.models import Sequential
+        model = Sequential([L.Dense(256, input_shape=(256,)), L.Dense(256), L.Dense(10)])
+        model.compile("adam", "mse")
+        model.train_on_batch(np.ones((4, 256), np.float32), np.ones((4, 10), np.float32))
+        print("ready", flush=True)
+        i = 0
+        while True:
+            model.layers[0].kernel.data[0, 0] = i
+            model.save({str(path)!r})
+            i += 1
+    """)
+    rng = np.random.default_rng(0)
+    for attempt in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+        assert proc.stdout.readline().strip() == b"ready"
+        time.sleep(0.2 + rng.random() * 0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        if path.exists():
+            model = load_model(path)  # complete and loadable whenever it exists
+            assert model.count_params() == 2 * (256 * 256 + 256) + 256 * 10 + 10
+    assert path.exists()

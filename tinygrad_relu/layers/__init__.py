@@ -1,0 +1,33 @@
+"""Keras-style layers: ``from tinygrad_relu.layers import Dense, Conv2D, ...``."""
+from .base import Layer, reset_uids
+from .core import Input, InputLayer, Dense, Flatten, Reshape, Dropout, Activation
+from .conv import Conv1D, Conv2D
+from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
+                      GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
+from .activation import ReLU, LeakyReLU, PReLU, ELU, Softmax
+from .normalization import BatchNormalization
+
+# Keras' short aliases
+MaxPool1D, MaxPool2D = MaxPooling1D, MaxPooling2D
+AvgPool1D, AvgPool2D = AveragePooling1D, AveragePooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+Convolution1D, Convolution2D = Conv1D, Conv2D
+
+# The classes a saved model may name: loading looks names up here and nowhere else.
+LAYER_CLASSES = {cls.__name__: cls for cls in (
+    InputLayer, Dense, Flatten, Reshape, Dropout, Activation, Conv1D, Conv2D,
+    MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+    ReLU, LeakyReLU, PReLU, ELU, Softmax, BatchNormalization)}
+
+
+def get(name):
+    """The layer class called ``name`` (ValueError listing the known ones)."""
+    try:
+        return LAYER_CLASSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"Unknown layer class {name!r}; known layers: {', '.join(sorted(LAYER_CLASSES))}") from None
+
+
+__all__ = ["Layer", "reset_uids", "get", "LAYER_CLASSES"] + sorted(LAYER_CLASSES) + ["Input"]

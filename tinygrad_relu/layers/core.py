@@ -1,0 +1,225 @@
+"""Core layers: Input, Dense, Flatten, Reshape, Dropout, Activation."""
+import math
+
+import numpy as np
+
+from .. import activations, functional as F, initializers, regularizers, utils
+from ..tensor import Tensor
+from .base import Layer, positive_int, shape_str, unique_name
+
+
+def _serialize_or_none(module, obj):
+    return None if obj is None else module.serialize(obj)
+
+
+class InputLayer(Layer):
+    """Declares the model's input shape; holds no weights and is not listed in model.layers."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
+        kwargs.pop("sparse", None)
+        kwargs.pop("ragged", None)
+        if shape is None and batch_shape is None:
+            raise ValueError("Input: give `shape` (without the batch axis), e.g. Input(shape=(28, 28, 1))")
+        if shape is not None and batch_shape is not None:
+            raise ValueError("Input: give `shape` or `batch_shape`, not both")
+        if batch_shape is None:
+            if isinstance(shape, (int, np.integer)):
+                shape = (shape,)
+            batch_shape = (batch_size,) + tuple(shape)
+        batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+        if any(d is not None and d <= 0 for d in batch_shape):
+            raise ValueError(f"Input: every axis of the shape must be positive, received shape {batch_shape[1:]}")
+        super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
+        self._batch_input_shape = batch_shape
+        self.batch_shape = batch_shape
+        self.shape = batch_shape  # as Keras' KerasTensor.shape: batch axis included
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
+
+    def call(self, x, training=False):
+        return x
+
+
+def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):
+    """Keras' Input(shape=...): place it first in Sequential([...]) to fix the input shape."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name)
+
+
+class Dense(Layer):
+    """y = activation(x @ kernel + bias), kernel of shape (in, units) as in Keras."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = positive_int(units, "units", self.name)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
+            raise NotImplementedError(f"Dense '{self.name}': activity_regularizer and constraints are not supported")
+        self.kernel = self.bias = None
+
+    def check_input_shape(self, shape):
+        self._require_min_ndim(shape, 2)
+        if self.built:
+            self._require_axis(shape, -1, self.kernel.shape[0])
+
+    def build(self, input_shape):
+        in_features = input_shape[-1]
+        if in_features is None:
+            raise ValueError(f"Dense '{self.name}': the last axis of the input must be known, "
+                             f"received input shape {shape_str(input_shape)}")
+        self.kernel = self.add_weight("kernel", (in_features, self.units), self.kernel_initializer,
+                                      self.kernel_regularizer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def call_logits(self, x, training=False):
+        if x.ndim == 2:
+            return F.linear(x, self.kernel, self.bias)
+        # Dense acts on the last axis whatever the rank, as in Keras
+        lead = x.shape[:-1]
+        y = F.linear(x.reshape(-1, x.shape[-1]), self.kernel, self.bias)
+        return y.reshape(lead + (self.units,))
+
+    def call(self, x, training=False):
+        return self.activation(self.call_logits(x, training))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
+            "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
+        })
+        return config
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...); a 1-D sample becomes (N, 1) as in Keras."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"Flatten '{self.name}': only data_format='channels_last' is supported, received {data_format!r}")
+
+    def check_input_shape(self, shape):
+        self._require_min_ndim(shape, 1)
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        size = None if any(d is None for d in rest) else int(math.prod(rest))
+        return (input_shape[0], size)
+
+    def call(self, x, training=False):
+        return x.reshape(x.shape[0], -1)
+
+
+class Reshape(Layer):
+    """Reshape each sample to target_shape (one axis may be -1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            target_shape = tuple(int(d) for d in target_shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"Reshape '{self.name}': target_shape must be a tuple of ints, received {target_shape!r}") from None
+        if sum(d == -1 for d in target_shape) > 1 or any(d == 0 or d < -1 for d in target_shape):
+            raise ValueError(f"Reshape '{self.name}': target_shape may hold positive sizes and at most one -1, "
+                             f"received {target_shape}")
+        self.target_shape = target_shape
+
+    def _resolve(self, input_shape):
+        rest = input_shape[1:]
+        if any(d is None for d in rest):
+            return tuple(None if d == -1 else d for d in self.target_shape)
+        size = int(math.prod(rest))
+        known = int(math.prod(d for d in self.target_shape if d != -1))
+        if -1 in self.target_shape:
+            if size % known:
+                self._incompatible_reshape(input_shape)
+            return tuple(size // known if d == -1 else d for d in self.target_shape)
+        if known != size:
+            self._incompatible_reshape(input_shape)
+        return self.target_shape
+
+    def _incompatible_reshape(self, input_shape):
+        raise ValueError(f"Reshape '{self.name}': the total size of the new shape {self.target_shape} must equal "
+                         f"the size of each sample, received input with shape {shape_str(input_shape)}")
+
+    def check_input_shape(self, shape):
+        self._require_min_ndim(shape, 1)
+        self._resolve(shape)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + self._resolve(input_shape)
+
+    def call(self, x, training=False):
+        return x.reshape((x.shape[0],) + self._resolve(x.shape))
+
+    def get_config(self):
+        config = super().get_config()
+        config["target_shape"] = list(self.target_shape)
+        return config
+
+
+class Dropout(Layer):
+    """In training, zero each input with probability `rate` and scale the rest by 1/(1-rate)."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)) or not 0 <= rate < 1:
+            raise ValueError(f"Dropout '{self.name}': `rate` must be a number in [0, 1), received rate={rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        # a seeded layer draws its own stream; otherwise the global one (utils.set_random_seed)
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0.0:
+            return x
+        rng = self._rng if self._rng is not None else utils.get_rng()
+        shape = x.shape
+        if self.noise_shape is not None:
+            shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+        keep = 1.0 - self.rate
+        mask = (rng.random(shape, dtype=np.float64) < keep).astype(x.dtype) / x.dtype.type(keep)
+        return x * Tensor._make(mask, False, None)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
+                       "seed": self.seed})
+        return config
+
+
+class Activation(Layer):
+    """Applies an activation function given by name or callable."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call_logits(self, x, training=False):
+        return x
+
+    def call(self, x, training=False):
+        return self.activation(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config["activation"] = activations.serialize(self.activation)
+        return config
