@@ -47,7 +47,7 @@ class BuildExt(build_ext):
         if NATIVE:
             opt.append("-march=native")
         for ext in self.extensions:
-            ext.extra_compile_args = opt + ["-fno-math-errno"] + (["-fopenmp"] if openmp else [])
+            ext.extra_compile_args = opt + ["-fno-math-errno", "-fno-trapping-math"] + (["-fopenmp"] if openmp else [])
             ext.extra_link_args = ["-fopenmp"] if openmp else []
         print(f"tinygrad_relu: OpenMP {'on' if openmp else 'off'}, flags {' '.join(opt)}")
         super().build_extensions()
