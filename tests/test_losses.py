@@ -285,3 +285,67 @@ def test_fused_backward_twice_with_retain_graph():
     first = x.grad.copy()
     out.backward()
     np.testing.assert_allclose(x.grad, 2 * first)
+
+
+# ---- the fused softmax-crossentropy's fast pieces against plain numpy -------------------------------
+def plain_numpy_softmax_xent(logits, target, sparse):
+    """The straightforward numpy spelling the fused path must reproduce bit for bit."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    probs = np.exp(shifted)
+    total = probs.sum(axis=-1, keepdims=True)
+    probs /= total
+    if sparse:
+        rows = np.arange(target.size)
+        losses_ = np.log(total)[..., 0] - shifted.reshape(-1, logits.shape[-1])[rows, target.reshape(-1)].reshape(
+            target.shape)
+        grad = probs.copy()
+        grad.reshape(-1, logits.shape[-1])[rows, target.reshape(-1)] -= 1
+    else:
+        mass = target.sum(axis=-1, keepdims=True)
+        losses_ = (np.log(total) * mass)[..., 0] - np.einsum("...k,...k->...", target, shifted)
+        grad = probs * mass - target
+    value = losses_.mean(dtype=logits.dtype)
+    grad *= np.ones((), logits.dtype) / losses_.size
+    return value, grad
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(128, 10), (100, 10), (3, 4, 7), (5, 1)])
+@pytest.mark.parametrize("sparse", [True, False], ids=["sparse", "categorical"])
+@pytest.mark.parametrize("layout", ["contiguous", "strided"])
+def test_fused_softmax_xent_bit_identical_to_plain_numpy(dtype, shape, sparse, layout):
+    r = np.random.default_rng(sum(shape))
+    logits = (r.standard_normal(shape) * 4).astype(dtype)
+    logits.flat[::13] = 0.0  # ties and zeros
+    if layout == "strided":  # a non-contiguous view takes the numpy fallback of the row-max shift
+        wide = np.zeros(shape[:-1] + (2 * shape[-1],), dtype)
+        wide[..., ::2] = logits
+        logits = wide[..., ::2]
+        assert not logits.flags.c_contiguous
+    labels = r.integers(0, shape[-1], shape[:-1])
+    target = labels if sparse else np.eye(shape[-1], dtype=dtype)[labels]
+    loss = (SparseCategoricalCrossentropy if sparse else CategoricalCrossentropy)(from_logits=True)
+    x = Tensor(logits, requires_grad=True)
+    out = loss(target, x)
+    out.backward()
+    value, grad = plain_numpy_softmax_xent(np.ascontiguousarray(logits), target, sparse)
+    assert out.dtype == dtype and np.asarray(out.data).tobytes() == np.asarray(value).tobytes()
+    assert x.grad.dtype == dtype
+    np.testing.assert_array_equal(x.grad, grad)
+
+
+def test_row_max_shift_kernel():
+    from tinygrad_relu._kernels import losses as kernels
+    r = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        x = r.standard_normal((9, 6)).astype(dtype)
+        x[2, 3] = np.nan  # NaN wins the maximum, as np.maximum: the whole row becomes NaN
+        x[4, 0] = np.inf
+        out = kernels.shift_by_row_max(x)
+        assert out.dtype == dtype and out.shape == x.shape
+        with np.errstate(invalid="ignore"):  # inf - inf in the reference
+            np.testing.assert_array_equal(out, x - x.max(axis=-1, keepdims=True))
+        assert np.isnan(out[2]).all() and not np.isnan(out[3]).any()
+    assert kernels.shift_by_row_max(np.ones((3, 4), np.float16)) is None
+    assert kernels.shift_by_row_max(np.ones((4, 3), np.float32).T) is None
+    assert kernels.shift_by_row_max(np.ones((3, 0), np.float32)) is None

@@ -14,6 +14,7 @@ last unit) otherwise give a silent wrong answer or an obscure broadcasting error
 """
 import numpy as np
 
+from ._kernels import losses as _kernels
 from .function import Function
 from .tensor import Tensor
 
@@ -95,7 +96,7 @@ def _sparse_labels(y, y_pred, who):
     elif y.dtype.kind not in "iub":
         raise TypeError(f"{who}: class indices must be integers, received dtype {y.dtype}")
     if y.size:
-        lo, hi = y.min(), y.max()
+        lo, hi = np.minimum.reduce(y, axis=None), np.maximum.reduce(y, axis=None)
         if lo < 0 or hi >= n_classes:
             bad = lo if lo < 0 else hi
             raise ValueError(f"{who}: class index {int(bad)} is out of range for y_pred with {n_classes} classes "
@@ -112,13 +113,45 @@ def _one_hot(indices, n_classes, dtype):
 # ---- fused softmax + crossentropy on logits ----------------------------------------------------------
 # The composed form (log_softmax, multiply, sum) gives the same numbers; fusing saves four graph nodes
 # and their temporaries on the path every classifier takes each batch (DESIGN: fused softmax-CE).
+# This runs every training step on small arrays (128 x 10), where each numpy call costs more in
+# set-up than in arithmetic. The row-max shift, numpy's slowest piece there (~7 us: its maximum
+# reduction pays a per-row set-up on 10-element rows), is one Cython pass (~1 us, the same values;
+# only the sign of a zero maximum tied between 0.0 and -0.0 may differ, which no output can see:
+# exp(+-0) = 1 and log_total - (+-0) = log_total). exp, log and the sums stay numpy's, with the
+# ufuncs' reduce methods called directly (what ndarray.sum/mean call after a Python wrapper, same
+# reduction order), so the losses and gradients are bit for bit those of the plain numpy spelling
+# (tests/test_losses.py checks it; benchmarks/bench_optim.py times it).
 def _softmax_parts(logits):
     """shifted logits z - max z, and the softmax, computed once and stably."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
+    shifted = _kernels.shift_by_row_max(logits)
+    if shifted is None:  # not a C-contiguous float32/float64 array with classes: plain numpy
+        shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)
     probs = np.exp(shifted)
-    total = probs.sum(axis=-1, keepdims=True)
+    total = np.add.reduce(probs, axis=-1, keepdims=True)
     probs /= total
     return shifted, np.log(total), probs
+
+
+def _batch_mean(losses):
+    """losses.mean(dtype=losses.dtype), without np.mean's Python wrapper (same sum, same division)."""
+    if not losses.size:
+        return losses.mean(dtype=losses.dtype)  # the empty-slice warning and NaN, as numpy gives them
+    total = np.add.reduce(losses, axis=None, dtype=losses.dtype)
+    return total.dtype.type(total / np.intp(losses.size))
+
+
+_FLAT_ROW_STARTS = {}  # (rows, classes) -> arange(rows) * classes, reused across steps
+
+
+def _flat_label_positions(labels, n_classes):
+    """Positions of each row's label in the flattened (rows, classes) array."""
+    rows = labels.size
+    starts = _FLAT_ROW_STARTS.get((rows, n_classes))
+    if starts is None:
+        if len(_FLAT_ROW_STARTS) > 64:  # a few batch sizes in practice; bound it anyway
+            _FLAT_ROW_STARTS.clear()
+        starts = _FLAT_ROW_STARTS[(rows, n_classes)] = np.arange(rows, dtype=np.intp) * n_classes
+    return starts + labels.reshape(-1)
 
 
 class SoftmaxCrossEntropy(Function):
@@ -131,9 +164,9 @@ class SoftmaxCrossEntropy(Function):
         shifted, log_total, self.probs = _softmax_parts(logits)
         self.target, self.mean = target, mean
         # -sum y (shifted - log_total) = log_total * sum y - sum y shifted
-        self.target_mass = target.sum(axis=-1, keepdims=True)
+        self.target_mass = np.add.reduce(target, axis=-1, keepdims=True)
         losses = (log_total * self.target_mass)[..., 0] - np.einsum("...k,...k->...", target, shifted)
-        return losses.mean(dtype=logits.dtype) if mean else losses
+        return _batch_mean(losses) if mean else losses
 
     def backward(self, g):
         grad = self.probs * self.target_mass
@@ -150,17 +183,16 @@ class SparseSoftmaxCrossEntropy(Function):
 
     def forward(self, logits, labels, mean=False):
         shifted, log_total, self.probs = _softmax_parts(logits)
-        n_classes = logits.shape[-1]
-        # flat fancy indexing is several times faster than take_along_axis on small batches
-        self.rows, self.labels, self.mean = np.arange(labels.size), labels.reshape(-1), mean
-        picked = shifted.reshape(-1, n_classes)[self.rows, self.labels].reshape(labels.shape)
+        # indexing the flat array is several times faster than take_along_axis on small batches
+        self.positions, self.mean = _flat_label_positions(labels, logits.shape[-1]), mean
+        picked = shifted.reshape(-1)[self.positions].reshape(labels.shape)
         losses = log_total[..., 0] - picked
-        return losses.mean(dtype=logits.dtype) if mean else losses
+        return _batch_mean(losses) if mean else losses
 
     def backward(self, g):
         grad = self.probs.copy()
-        grad.reshape(-1, grad.shape[-1])[self.rows, self.labels] -= 1
-        grad *= g / self.rows.size if self.mean else g[..., None]
+        grad.reshape(-1)[self.positions] -= 1
+        grad *= g / self.positions.size if self.mean else g[..., None]
         return grad
 
 

@@ -9,14 +9,23 @@ filled, and updates each ``param.data`` in place. One update, in Keras' order:
 4. ``iterations += 1``.
 
 State (momenta, second moments) is created lazily per parameter, in the order parameters are
-first seen, and saved with ``get_state()`` / restored with ``set_state()``. Updates run as
-in-place numpy ufuncs on a per-parameter scratch buffer, so a step allocates almost nothing.
+first seen, and saved with ``get_state()`` / restored with ``set_state()``.
+
+Two paths compute the same update:
+* the fused path (``opt.fused = True``, the default): one Cython kernel per parameter
+  (cysrc/optim.pyx) reads the weight, its gradient and its slots once and writes them once,
+  with clipping and weight decay folded in. Bit-identical to the numpy path (the same float
+  operations in the same order); it declines arrays it cannot take (non-contiguous, mixed
+  dtypes), which then take the numpy path;
+* the numpy path (``opt.fused = False``): in-place ufuncs on a per-parameter scratch buffer,
+  the readable reference the fused kernels are tested against.
 """
 import math
 import numbers
 
 import numpy as np
 
+from .._kernels import optim as _kernels
 from . import schedules
 from .schedules import LearningRateSchedule
 
@@ -67,7 +76,8 @@ class Optimizer:
         self._variables = []      # parameters in the order first seen
         self._index = {}          # id(parameter) -> position in _variables
         self._slots = {name: [] for name, _ in self._slot_specs()}
-        self._scratch = []        # one work buffer per parameter (not state)
+        self._scratch = []        # one work buffer per parameter for the numpy path (not state), made on first use
+        self._kernel_rows = []    # per parameter: its slot arrays in the fused kernel's argument order
         self._pending_slots = None  # slot arrays from set_state before the parameters were known
         self._no_decay = set()
 
@@ -78,6 +88,20 @@ class Optimizer:
 
     def _update(self, grad, var, lr, i, buf):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    # The fused path: the kernel in tinygrad_relu._kernels.optim, called as
+    # kernel(var, grad, *slots, scale, lo, hi, decay_lr, decayed, *_kernel_args(lr)).
+    _kernel = None
+
+    def _kernel_slots(self):
+        """Slot names in the kernel's argument order; None where the kernel takes an absent slot."""
+        return ()
+
+    def _kernel_args(self, lr):
+        """The kernel's trailing arguments for this update (constants of the step)."""
+        return ()
+
+    fused = True  # False: run the numpy reference path
 
     # ---- the learning rate ---------------------------------------------------------------
     @property
@@ -116,7 +140,10 @@ class Optimizer:
             self._variables.append(p)
             for name, initial in self._slot_specs():
                 self._slots[name].append(np.full(data.shape, initial, dtype=data.dtype))
-            self._scratch.append(np.empty_like(data))
+            self._scratch.append(None)
+            i = len(self._variables) - 1
+            self._kernel_rows.append(tuple(None if name is None else self._slots[name][i]
+                                           for name in self._kernel_slots()))
         if self._pending_slots is not None and self._variables:
             pending, self._pending_slots = self._pending_slots, None
             self._assign_slots(pending)
@@ -190,36 +217,99 @@ class Optimizer:
     # ---- one update --------------------------------------------------------------------------
     def apply_gradients(self, params):
         """Update every parameter whose ``.grad`` is set, in place. Also accepts Keras' (grad, param) pairs."""
-        params = list(params)
+        if type(params) is not list:
+            params = list(params)
         if not params:
             return self.iterations
         if isinstance(params[0], tuple):
             pairs = [(None if g is None else np.asarray(getattr(g, "data", g)), p) for g, p in params]
+            variables = [p for g, p in pairs if g is not None]
+            grads = [g for g, _ in pairs if g is not None]
         else:
-            pairs = [(p.grad, p) for p in params]
-        pairs = [(g, p) for g, p in pairs if g is not None]
-        if not pairs:
+            variables = [p for p in params if p.grad is not None]
+            grads = [p.grad for p in variables]
+        if not variables:
             raise ValueError(f"{type(self).__name__}: no gradients provided for any of the {len(params)} parameters "
                              "(did backward run, and do the parameters require grad?)")
-        self.build([p for _, p in pairs])
-        grads = self._clip_gradients([g for g, _ in pairs])
-        lr = self.learning_rate
-        decay = self.weight_decay
-        for g, (_, p) in zip(grads, pairs):
-            var = p.data
-            if g.shape != var.shape:
-                raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} does not match its parameter "
-                                 f"of shape {var.shape}")
-            if g.dtype != var.dtype:
-                g = g.astype(var.dtype)
-            i = self._index[id(p)]
-            buf = self._scratch[i]
-            if decay and id(p) not in self._no_decay:
-                np.multiply(var, decay * lr, out=buf)
-                var -= buf
-            self._update(g, var, lr, i, buf)
+        index = self._index
+        positions = [index.get(id(p)) for p in variables]
+        if None in positions:
+            self.build(variables)
+            positions = [index[id(p)] for p in variables]
+        if self.fused and self._kernel is not None:  # a subclass without a kernel runs the numpy path
+            self._apply_fused(grads, variables, positions)
+        else:
+            self._apply_numpy(grads, variables, positions)
         self.iterations += 1
         return self.iterations
+
+    def _apply_numpy(self, grads, variables, positions):
+        """The reference: clip every gradient, then decay and update each parameter with numpy ufuncs."""
+        grads = self._clip_gradients(grads)
+        lr = self.learning_rate
+        for g, p, i in zip(grads, variables, positions):
+            self._update_numpy(g, p, i, lr)
+
+    def _update_numpy(self, g, p, i, lr):
+        var = p.data
+        if g.shape != var.shape:
+            raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} does not match its parameter "
+                             f"of shape {var.shape}")
+        if g.dtype != var.dtype:
+            g = g.astype(var.dtype)
+        buf = self._scratch[i]
+        if buf is None or buf.shape != var.shape or buf.dtype != var.dtype:
+            buf = self._scratch[i] = np.empty_like(var)
+        decay = self.weight_decay
+        if decay and id(p) not in self._no_decay:
+            np.multiply(var, decay * lr, out=buf)
+            var -= buf
+        self._update(g, var, lr, i, buf)
+
+    def _apply_fused(self, grads, variables, positions):
+        """One kernel call per parameter; a parameter the kernel declines takes the numpy path."""
+        scales, lo, hi = self._clip_factors(grads)
+        lr = self.learning_rate
+        decay = self.weight_decay
+        decay_lr = decay * lr if decay else 0.0
+        no_decay = self._no_decay
+        kernel, rows, args = self._kernel, self._kernel_rows, self._kernel_args(lr)
+        for g, p, i, scale in zip(grads, variables, positions, scales):
+            var = p.data
+            if (g.dtype == var.dtype and g.shape == var.shape
+                    and kernel(var, g, *rows[i], scale, lo, hi, decay_lr,
+                               bool(decay) and id(p) not in no_decay, *args)):
+                continue
+            # declined (dtype or shape mismatch, non-contiguous, read-only ...): clip as the numpy path does
+            if scale != 1.0:
+                g = g * scale
+            if self.clipvalue is not None:
+                g = np.clip(g, lo, hi)
+            self._update_numpy(g, p, i, lr)
+
+    def _clip_factors(self, grads):
+        """(per-gradient scale, lo, hi): the clipping _clip_gradients does, as factors for the kernels.
+
+        scale is 1.0 where nothing is scaled (an exact identity), NaN for every gradient when the global
+        norm is not finite; [lo, hi] is [-clipvalue, clipvalue], or [-inf, inf] (an identity too).
+        """
+        n = len(grads)
+        scales = [1.0] * n
+        if self.clipnorm is not None:
+            clipnorm = self.clipnorm
+            for k, g in enumerate(grads):
+                norm = math.sqrt(float(np.vdot(g, g)))
+                if norm > clipnorm:
+                    scales[k] = clipnorm / norm
+        elif self.global_clipnorm is not None:
+            norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+            if not math.isfinite(norm):
+                scales = [math.nan] * n
+            elif norm > self.global_clipnorm:
+                scales = [self.global_clipnorm / norm] * n
+        if self.clipvalue is not None:
+            return scales, -self.clipvalue, self.clipvalue
+        return scales, -math.inf, math.inf
 
     def _clip_gradients(self, grads):
         if self.clipnorm is not None:
@@ -284,6 +374,14 @@ class SGD(Optimizer):
     def _slot_specs(self):
         return [("momentum", 0.0)] if self.momentum != 0 else []
 
+    _kernel = staticmethod(_kernels.sgd_update)
+
+    def _kernel_slots(self):
+        return ("momentum" if self.momentum != 0 else None,)
+
+    def _kernel_args(self, lr):
+        return lr, self.momentum, self.nesterov
+
     def _update(self, g, var, lr, i, buf):
         np.multiply(g, lr, out=buf)  # lr * g
         if self.momentum == 0:
@@ -323,6 +421,16 @@ class Adam(Optimizer):
     def _slot_specs(self):
         specs = [("momentum", 0.0), ("velocity", 0.0)]
         return specs + [("velocity_hat", 0.0)] if self.amsgrad else specs
+
+    _kernel = staticmethod(_kernels.adam_update)
+
+    def _kernel_slots(self):
+        return "momentum", "velocity", "velocity_hat" if self.amsgrad else None
+
+    def _kernel_args(self, lr):
+        t = self.iterations + 1
+        alpha = lr * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
+        return 1.0 - self.beta_1, 1.0 - self.beta_2, self.epsilon, alpha
 
     def _update(self, g, var, lr, i, buf):
         m, v = self._slots["momentum"][i], self._slots["velocity"][i]
@@ -386,6 +494,15 @@ class RMSprop(Optimizer):
             specs.append(("average_gradient", 0.0))
         return specs
 
+    _kernel = staticmethod(_kernels.rmsprop_update)
+
+    def _kernel_slots(self):
+        return ("velocity", "average_gradient" if self.centered else None,
+                "momentum" if self.momentum > 0 else None)
+
+    def _kernel_args(self, lr):
+        return lr, self.rho, 1.0 - self.rho, self.epsilon, self.momentum
+
     def _update(self, g, var, lr, i, buf):
         rho = self.rho
         v = self._slots["velocity"][i]
@@ -433,6 +550,14 @@ class Adagrad(Optimizer):
 
     def _slot_specs(self):
         return [("accumulator", self.initial_accumulator_value)]
+
+    _kernel = staticmethod(_kernels.adagrad_update)
+
+    def _kernel_slots(self):
+        return ("accumulator",)
+
+    def _kernel_args(self, lr):
+        return lr, self.epsilon
 
     def _update(self, g, var, lr, i, buf):
         acc = self._slots["accumulator"][i]
