@@ -6,7 +6,8 @@
 
 Like ``torch.autograd.detect_anomaly``: it checks every op's output in forward and every
 gradient it returns in backward, so it costs a full scan per op: a tool for finding where
-a run blew up, not for training.
+a run blew up, not for training. Ops run inside a layer are reported with the layer's name,
+in backward too (the layer is noted on the op when its forward runs).
 """
 import contextlib
 
@@ -19,13 +20,39 @@ class AnomalyError(FloatingPointError):
     """An op produced NaN or inf while anomaly detection was on."""
 
 
+# Names of the layers whose call is running (innermost last); Layer.__call__ keeps it while
+# anomaly detection is on, so that an op can be reported with the layer it belongs to.
+_layer_stack = []
+
+
+class layer_scope:
+    """Context manager used by Layer.__call__: ops run inside belong to layer ``name``."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        _layer_stack.append(self.name)
+
+    def __exit__(self, *exc):
+        _layer_stack.pop()
+        return False
+
+
 def _check(op, stage, array):
+    if stage == "forward" and _layer_stack:
+        try:
+            op._anomaly_layer = _layer_stack[-1]
+        except AttributeError:  # an op class with __slots__: reported without its layer
+            pass
     if array.dtype.kind != "f" or np.isfinite(array).all():
         return
     bad = "NaN" if np.isnan(array).any() else "inf"
     inputs = ", ".join(str(p.shape) for p in op.parents)
+    layer = getattr(op, "_anomaly_layer", None)
+    where = f" in layer '{layer}'" if layer is not None else ""
     raise AnomalyError(
-        f"detect_anomaly: {type(op).__name__} produced {bad} in its {stage} pass "
+        f"detect_anomaly: {type(op).__name__}{where} produced {bad} in its {stage} pass "
         f"({'output' if stage == 'forward' else 'gradient'} shape {array.shape}, input shapes {inputs})")
 
 

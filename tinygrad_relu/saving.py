@@ -17,11 +17,14 @@ hostile file raises ValueError instead of crashing or eating memory.
 
 Saving is atomic: the zip goes to a temporary file in the destination's directory, is
 flushed and fsynced, then ``os.replace``d over the destination. A process killed at any
-moment leaves either the old file or the new one, both complete.
+moment leaves either the old file or the new one, both complete (and at most its own
+temporary file, which the next save to the same path removes).
 """
 import io
 import json
 import os
+import socket
+import struct
 import tempfile
 import zipfile
 
@@ -69,6 +72,41 @@ def _write_json(archive, path, obj):
     archive.writestr(path, json.dumps(obj, indent=1, allow_nan=True))
 
 
+def _temporary_prefix(basename, pid):
+    # The host and pid in the name let a later save recognise the leftovers of a killed one.
+    return f".{basename}.{socket.gethostname()}.{pid}."
+
+
+def _remove_stale_temporaries(directory, basename):
+    """Delete temporaries that a killed save of ``basename`` left behind on this host.
+
+    A temporary is stale only when the process that made it is gone; one of a save still
+    running (here or, on a shared disk, on another host) is never touched.
+    """
+    head = f".{basename}.{socket.gethostname()}."
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(head) and name.endswith(".tmp")):
+            continue
+        pid_text = name[len(head):].split(".", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # that process still runs (perhaps saving right now)
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OSError, OverflowError):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+
+
 def _atomic_write(filepath, write_archive, overwrite, who):
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
@@ -76,7 +114,9 @@ def _atomic_write(filepath, write_archive, overwrite, who):
     directory = os.path.dirname(os.path.abspath(filepath))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"{who}: the directory '{directory}' does not exist")
-    fd, tmp_path = tempfile.mkstemp(prefix="." + os.path.basename(filepath) + ".", suffix=".tmp", dir=directory)
+    _remove_stale_temporaries(directory, os.path.basename(filepath))
+    fd, tmp_path = tempfile.mkstemp(prefix=_temporary_prefix(os.path.basename(filepath), os.getpid()),
+                                    suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w+b") as handle:
             with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -171,7 +211,8 @@ class _Archive:
             raise FileNotFoundError(f"{who}: no such file: '{self.filepath}'")
         try:
             self.zip = zipfile.ZipFile(self.filepath, "r")
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as err:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError,
+                RuntimeError, struct.error, KeyError, IndexError, OverflowError) as err:
             raise self.error(f"it is not a complete zip archive (truncated or corrupt?): {err}") from None
         infos = self.zip.infolist()
         if len(infos) > _MAX_MEMBERS:
@@ -224,6 +265,23 @@ class _Archive:
         shape = tuple(shape)
         nbytes = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
         data = self.read_bytes(path, nbytes + _NPY_HEADER_ALLOWANCE)
+        # The .npy header is checked before np.load: np.load allocates the shape its header
+        # claims, so a hostile header claiming terabytes would otherwise be allocated first.
+        stream = io.BytesIO(data)
+        try:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                header_shape, _, header_dtype = np.lib.format.read_array_header_1_0(stream)
+            elif version in ((2, 0), (3, 0)):
+                header_shape, _, header_dtype = np.lib.format.read_array_header_2_0(stream)
+            else:
+                raise ValueError(f"unsupported .npy format version {version}")
+        except (ValueError, EOFError, OSError, TypeError, SyntaxError) as err:
+            raise self.error(f"{what}: the array '{path}' has a corrupt .npy header: {err}") from None
+        if header_dtype.hasobject or header_dtype.name != dtype:
+            raise self.error(f"{what}: the array '{path}' has dtype {header_dtype}, the manifest says {dtype}")
+        if tuple(header_shape) != shape:
+            raise self.error(f"{what}: the array '{path}' has shape {tuple(header_shape)}, the manifest says {shape}")
         try:
             array = np.load(io.BytesIO(data), allow_pickle=False)
         except (ValueError, EOFError, OSError, TypeError) as err:

@@ -10,7 +10,7 @@ import re
 import numpy as np
 
 from ..tensor import Tensor
-from .. import initializers, regularizers
+from .. import debug, function, initializers, regularizers
 
 # One counter per base name for the whole process, as Keras' backend.get_uid: the
 # first Dense is "dense", the second "dense_1", whichever model they end up in.
@@ -286,6 +286,9 @@ class Layer:
         elif not x.requires_grad and x.data.dtype != self.dtype:
             x = Tensor._make(x.data.astype(self.dtype), False, None)
         self._ensure_built(x.shape)
+        if function._anomaly_hook is not None:  # detect_anomaly() reports ops with their layer
+            with debug.layer_scope(self.name):
+                return self.call(x, training=training)
         return self.call(x, training=training)
 
     def call(self, x, training=False):  # pragma: no cover - abstract
