@@ -71,7 +71,7 @@ def moons(n_samples=600, noise=0.1, test_fraction=0.25, seed=0):
     upper = np.stack([np.cos(t_upper), np.sin(t_upper)], axis=1)
     lower = np.stack([1 - np.cos(t_lower), 0.5 - np.sin(t_lower)], axis=1)
     x = np.concatenate([upper, lower]) + rng.normal(0.0, noise, (n_samples, 2))
-    x = (x - np.array([0.5, 0.25])) / 1.0  # centre the pair on the origin
+    x = x - np.array([0.5, 0.25])  # centre the pair on the origin
     y = np.concatenate([np.zeros(n_upper), np.ones(n_lower)])
     return _shuffle_split(x, y, test_fraction, rng)
 

@@ -1,0 +1,267 @@
+"""Diagnostics (gradient norms, sparsity, dead units, saturation), their callbacks, the graph view and plots."""
+import sys
+
+import numpy as np
+import pytest
+
+from tinygrad_relu import Tensor, diagnostics, graphviz, plot, utils
+from tinygrad_relu.layers import Dense, Input, PReLU
+from tinygrad_relu.models import Sequential
+
+
+def small_model(activation="relu", units=(4,), n_in=3, n_out=2, seed=0):
+    utils.set_random_seed(seed)
+    layers = [Input(shape=(n_in,))] + [Dense(u, activation=activation) for u in units]
+    model = Sequential(layers + [Dense(n_out, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_sparsity_and_dead_units_exact_counts():
+    model = small_model(units=(4,))
+    hidden = model.layers[0]
+    # unit 0 positive for every sample, unit 1 never positive (dead), units 2-3 depend on x0's sign
+    kernel = np.array([[0.0, 0.0, 1.0, -1.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]], np.float32)
+    hidden.set_weights([kernel, np.array([1.0, -1.0, 0.0, 0.0], np.float32)])
+    x = np.array([[1.0, 0, 0], [-2.0, 0, 0], [3.0, 0, 0]], np.float32)
+    # outputs: unit0 = 1,1,1; unit1 = 0,0,0; unit2 = 1,0,3; unit3 = 0,2,0 -> zeros: 0+3+1+2 = 6 of 12
+    assert diagnostics.activation_sparsity(model, x) == {hidden.name: pytest.approx(0.5)}
+    assert diagnostics.dead_fraction(model, x) == {hidden.name: pytest.approx(0.25)}
+    assert diagnostics.inactive_fraction(model, x) == {hidden.name: pytest.approx(0.25)}
+    # with only the first sample unit 3 is zero too
+    assert diagnostics.dead_fraction(model, x[:1]) == {hidden.name: pytest.approx(0.5)}
+    report = diagnostics.probe(model, x)
+    assert report["dead_fraction"] == pytest.approx(0.25) and report["sparsity"] == pytest.approx(0.5)
+    assert [r["sparsity"] is None for r in report["layers"]] == [False, True]  # the softmax output is not hidden
+
+
+def test_leaky_units_are_inactive_but_not_dead():
+    model = small_model(activation="leaky_relu", units=(3,))
+    model.layers[0].set_weights([np.zeros((3, 3), np.float32), np.array([-1.0, 1.0, -2.0], np.float32)])
+    x = np.ones((5, 3), np.float32)
+    report = diagnostics.probe(model, x)
+    assert report["dead_fraction"] == 0.0  # a negative output still passes slope 0.2
+    assert report["inactive_fraction"] == pytest.approx(2 / 3)
+    assert report["sparsity"] == 0.0
+
+
+def test_prelu_layer_counts_as_hidden_and_starts_like_relu():
+    utils.set_random_seed(1)
+    model = Sequential([Input(shape=(2,)), Dense(8, bias_initializer="zeros"), PReLU(), Dense(2, activation="softmax")])
+    x = np.random.default_rng(0).standard_normal((64, 2)).astype(np.float32)
+    sparsity = diagnostics.activation_sparsity(model, x)
+    assert list(sparsity) == [model.layers[1].name]  # the PReLU layer, not the linear Dense before it
+    assert 0.3 < sparsity[model.layers[1].name] < 0.7  # alpha starts at 0: half the outputs are zero
+
+
+def test_gradient_norms_match_hand_backprop():
+    model = small_model(units=(5,), n_in=3, n_out=4, seed=3)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 3)).astype(np.float32)
+    y = rng.integers(0, 4, 16)
+    (w1, b1), (w2, b2) = [layer.get_weights() for layer in model.layers]
+    # forward and backward by hand, float64
+    z1 = x @ w1 + b1
+    h = np.maximum(z1, 0)
+    logits = h @ w2 + b2
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    g_logits = p.copy()
+    g_logits[np.arange(16), y] -= 1
+    g_logits /= 16
+    g_w2 = h.T @ g_logits
+    g_h = g_logits @ w2.T
+    g_w1 = x.T @ (g_h * (z1 > 0))
+    norms = diagnostics.gradient_norms(model, x, y)
+    assert list(norms) == [layer.name for layer in model.layers]
+    assert list(norms.values()) == pytest.approx([np.linalg.norm(g_w1), np.linalg.norm(g_w2)], rel=1e-4)
+    act_norms = diagnostics.gradient_norms(model, x, y, of="activations")
+    assert act_norms[model.layers[0].name] == pytest.approx(np.linalg.norm(g_h), rel=1e-4)
+    with pytest.raises(ValueError, match="of must be"):
+        diagnostics.gradient_norms(model, x, y, of="biases")
+
+
+def test_probe_leaves_weights_and_grads_untouched():
+    model = small_model(units=(4, 4))
+    x = np.random.default_rng(1).standard_normal((8, 3)).astype(np.float32)
+    y = np.arange(8) % 2
+    before = model.get_weights()
+    marker = np.full_like(model.layers[0].weights[0].data, 7.0)
+    model.layers[0].weights[0].grad = marker
+    diagnostics.probe(model, x, y)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert model.layers[0].weights[0].grad is marker
+    assert all(w.grad is None for layer in model.layers[1:] for w in layer.weights)
+
+
+def test_vanishing_gradient_sigmoid_against_relu():
+    """The instrument shows claim 2 on its own: 8 sigmoid layers pass far less gradient than 8 ReLU layers."""
+    x = np.random.default_rng(2).standard_normal((64, 4)).astype(np.float32)
+    y = np.arange(64) % 3
+    ratios = {}
+    for activation, init in (("relu", "he_normal"), ("sigmoid", "glorot_uniform")):
+        utils.set_random_seed(0)
+        model = Sequential([Input(shape=(4,))] + [Dense(32, activation=activation, kernel_initializer=init)
+                                                  for _ in range(8)] + [Dense(3, activation="softmax")])
+        norms = list(diagnostics.gradient_norms(model, x, y, loss="sparse_categorical_crossentropy").values())
+        ratios[activation] = norms[0] / norms[-1]
+    assert ratios["sigmoid"] < ratios["relu"] / 1000
+
+
+def test_saturation_fraction_for_sigmoid_and_tanh():
+    for activation, bias, expected in (("sigmoid", 10.0, 1.0), ("sigmoid", 0.0, 0.0), ("tanh", -5.0, 1.0)):
+        model = small_model(activation=activation, units=(3,))
+        model.layers[0].set_weights([np.zeros((3, 3), np.float32), np.full(3, bias, np.float32)])
+        sat = diagnostics.saturation_fraction(model, np.ones((4, 3), np.float32))
+        assert list(sat.values()) == [expected]
+    relu_model = small_model("relu")
+    assert diagnostics.saturation_fraction(relu_model, np.ones((2, 3), np.float32)) == {}
+
+
+def test_probe_errors():
+    with pytest.raises(TypeError, match="Sequential"):
+        diagnostics.probe(object(), np.zeros((1, 2)))
+    utils.set_random_seed(0)
+    model = Sequential([Input(shape=(2,)), Dense(3, activation="relu"), Dense(2, activation="softmax")])
+    with pytest.raises(ValueError, match="pass loss="):  # not compiled, float targets
+        diagnostics.probe(model, np.ones((2, 2)), np.ones((2, 2), np.float32))
+    # uncompiled with integer labels: crossentropy by default
+    assert diagnostics.probe(model, np.ones((2, 2)), np.array([0, 1]))["loss"] > 0
+
+
+def test_activation_monitor_records_into_history():
+    model = small_model(units=(8, 8))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    monitor = diagnostics.ActivationMonitor(x, y)
+    history = model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[monitor])
+    logs = history.history
+    names = [layer.name for layer in model.layers]
+    for key in ["grad_ratio", "sparsity", "dead_fraction", "inactive_fraction",
+                f"grad_norm/{names[0]}", f"sparsity/{names[1]}"]:
+        assert len(logs[key]) == 3, key
+    assert model.history.history is logs
+    assert set(monitor.initial) == set(monitor.history)
+    # the last record is the model as it ended training
+    final = diagnostics.probe(model, x, y)
+    assert logs["dead_fraction"][-1] == pytest.approx(final["dead_fraction"])
+    assert logs[f"grad_norm/{names[0]}"][-1] == pytest.approx(final["grad_norms"][names[0]], rel=1e-5)
+    assert logs["grad_ratio"][-1] == pytest.approx(final["grad_norms"][names[0]] / final["grad_norms"][names[-1]],
+                                                   rel=1e-5)
+
+
+def test_gradient_flow_and_dead_units_callbacks():
+    model = small_model(units=(6,))
+    x = np.random.default_rng(3).standard_normal((20, 3)).astype(np.float32)
+    y = np.arange(20) % 2
+    flow = diagnostics.GradientFlow(x, y, per_layer=False)
+    dead = diagnostics.DeadUnits(x)
+    history = model.fit(x, y, epochs=2, batch_size=10, verbose=0, callbacks=[flow, dead])
+    assert len(history.history["grad_ratio"]) == 2 and len(history.history["dead_fraction"]) == 2
+    assert not any(k.startswith("grad_norm/") for k in history.history)
+    assert "grad_ratio" not in dead.history and "dead_fraction" not in flow.history
+    with pytest.raises(ValueError, match="need labels"):
+        diagnostics.ActivationMonitor(x)
+    with pytest.raises(ValueError, match="unknown measures"):
+        diagnostics.ActivationMonitor(x, y, measures=("speed",))
+
+
+def test_monitor_fills_history_when_history_runs_first():
+    """Callback order is the caller's business: our record still reaches model.history."""
+    model = small_model(units=(4,))
+    x = np.random.default_rng(4).standard_normal((10, 3)).astype(np.float32)
+    monitor = diagnostics.DeadUnits(x, per_layer=False)
+    monitor.set_model(model)
+
+    class FakeHistory:
+        history = {"loss": [1.0, 0.5]}
+    model.history = FakeHistory()
+    monitor.on_train_begin()
+    monitor.on_epoch_end(0, logs=None)
+    monitor.on_epoch_end(1, logs=None)
+    monitor.on_train_end()
+    assert len(model.history.history["dead_fraction"]) == 2
+
+
+# ---- graph view ----------------------------------------------------------------------------
+
+def test_graph_text_and_dot_show_op_shape_and_grad_norm():
+    x = Tensor([[1.0, -2.0]], requires_grad=True)
+    w = Tensor([[0.5, -1.0], [2.0, 1.0]], requires_grad=True)
+    b = Tensor([4.0, 5.0], requires_grad=True)
+    hidden = (x @ w + b).relu()
+    loss = (hidden * hidden).sum()  # hidden is used twice: a shared node
+    graph = graphviz.trace(loss, names={"x": x, "w": w, "b": b, "loss": loss})
+    before = graph.to_text()
+    assert "|grad|=?" in before and before.splitlines()[0].startswith("loss Sum shape=()")
+    loss.backward()
+    text = graph.to_text()
+    lines = text.splitlines()
+    # x @ w = [-3.5, -3]; hidden = relu([0.5, 2]) = [0.5, 2]; dloss/dhidden = 2 * hidden = [1, 4]
+    relu_line = next(line for line in lines if "ReLU" in line)
+    assert "shape=(1, 2)" in relu_line and f"|grad|={np.linalg.norm([1.0, 4.0]):.4g}" in relu_line
+    assert any("(shared, shown above)" in line for line in lines)
+    w_line = next(line for line in lines if line.strip("│ ├└─").startswith("w leaf"))
+    assert f"|grad|={np.linalg.norm(w.grad):.4g}" in w_line
+    assert text.index("MatMul") < text.index("x leaf")  # output at the top, inputs below
+    dot = graph.to_dot()
+    assert dot.startswith("digraph autograd {") and dot.rstrip().endswith("}")
+    assert dot.count("shape=ellipse") == 5  # MatMul, Add, ReLU, Mul, Sum
+    assert 'label="ReLU"' in dot and "fillcolor" in dot
+    edges = [line for line in dot.splitlines() if "->" in line]
+    assert len(edges) == 5 + 2 + 2 + 1 + 2 + 1  # op->tensor, plus each input edge (Mul takes hidden twice)
+
+
+def test_graph_is_gone_after_backward_unless_retained():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 3.0).sum()
+    y.backward(retain_graph=True)
+    assert "Mul" in graphviz.to_text(y)
+    y.backward()
+    assert graphviz.to_text(y).count("\n") == 0  # freed: only the root is left
+    with pytest.raises(TypeError, match="Tensor"):
+        graphviz.trace([1.0])
+
+
+def test_graph_of_a_deep_chain_does_not_recurse():
+    x = Tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(3000):
+        y = y * 1.0
+    text = graphviz.to_text(y)
+    assert text.count("Mul") == 3000
+
+
+# ---- plots ----------------------------------------------------------------------------------
+
+def test_plot_without_matplotlib_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    assert plot.available() is False
+    with pytest.raises(ImportError, match=r'pip install "tinygrad_relu\[plot\]"'):
+        plot.gradient_norms([1.0, 0.1])
+
+
+def test_plots_draw_and_save(tmp_path):
+    pytest.importorskip("matplotlib")
+    history = {"loss": [1.0, 0.5, 0.2], "val_loss": [1.1, 0.6, 0.4], "accuracy": [0.5, 0.8, 0.9],
+               "dead_fraction": [0.1, 0.2, 0.3], "grad_norm/dense": [1, 2, 3]}
+    ax = plot.training_curves(history)
+    assert {line.get_label() for line in ax.get_lines()} == {"loss", "val_loss", "accuracy"}
+    ax = plot.gradient_norms({"relu": [0.1, 0.2], "sigmoid": [1e-6, 0.3]})
+    assert ax.get_yscale() == "log" and len(ax.get_lines()) == 2
+    ax = plot.gradient_norms({"dense": 0.5, "dense_1": 0.05})
+    assert len(ax.patches) == 2
+    ax = plot.dead_fraction({"relu": history, "leaky": {"dead_fraction": [0, 0, 0]}})
+    assert list(ax.get_lines()[0].get_ydata()) == [0.1, 0.2, 0.3]
+    plot.activation_histograms({"relu": np.maximum(np.random.default_rng(0).standard_normal(500), 0)})
+    ax = plot.activation_functions(("relu", "sigmoid"), derivative=True)
+    relu_slope = ax.get_lines()[0].get_ydata()
+    assert relu_slope[0] == 0 and relu_slope[-1] == 1
+    ax = plot.decision_boundary(lambda pts: (pts[:, 0] > 0).astype(int), np.array([[-1.0, 0], [1, 0]]), [0, 1])
+    path = tmp_path / "boundary.png"
+    ax.figure.savefig(path)
+    assert path.stat().st_size > 1000
+    with pytest.raises(TypeError, match="History"):
+        plot.training_curves([1, 2])
