@@ -265,8 +265,6 @@ def test_library_level_arguments():
         utils.to_categorical([0, 5], num_classes=3)
 
 
-@pytest.mark.xfail(strict=True, reason="needs: tinygrad_relu/__init__.py set_num_threads to check "
-                   "isinstance(n, (int, np.integer)) and not bool, raising TypeError naming set_num_threads and n")
 def test_set_num_threads_with_a_wrong_type_names_the_function():
     with pytest.raises(TypeError, match=r"set_num_threads: .*'two'"):
         tr.set_num_threads("two")

@@ -184,8 +184,6 @@ def test_set_num_threads_sets_the_kernel_threads():
         assert tr.get_num_threads() == 3
 
 
-@pytest.mark.xfail(strict=True, reason="needs: tinygrad_relu/__init__.py set_num_threads, when threadpoolctl is "
-                   "missing, to call utils.set_blas_num_threads(n) (threadpoolctl is not installed here)")
 def test_set_num_threads_also_limits_blas():
     if utils.get_blas_num_threads() is None:
         pytest.skip("no OpenBLAS found in this process")

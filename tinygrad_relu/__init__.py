@@ -6,6 +6,8 @@
     >>> x.grad
     array([0., 0., 1., 0.], dtype=float32)
 """
+import numpy as np
+
 from .tensor import Tensor
 from .function import Function, no_grad, is_grad_enabled
 from .gradcheck import gradcheck, GradcheckError
@@ -40,17 +42,16 @@ def pad(x, pad_width, value=0.0):
 
 
 def set_num_threads(n):
-    """Use n threads in our OpenMP kernels and, when threadpoolctl is installed, in BLAS.
+    """Use n threads in our OpenMP kernels and in numpy's BLAS.
 
     OMP_NUM_THREADS is respected at start-up by the OpenMP runtime itself.
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: n must be an integer, received {n!r} of type {type(n).__name__}")
     from ._kernels import threads
+    from .utils import set_blas_num_threads
     threads.set_num_threads(int(n))
-    try:
-        import threadpoolctl
-    except ImportError:
-        return
-    threadpoolctl.threadpool_limits(int(n), user_api="blas")
+    set_blas_num_threads(int(n))
 
 
 def get_num_threads():
