@@ -19,9 +19,13 @@ _anomaly_hook = None
 class Function:
     """Base class of differentiable ops. Subclasses define forward() and backward()."""
 
+    # True when backward returns arrays it just allocated and keeps no other reference to:
+    # a leaf's first gradient can then be the array itself instead of a copy of it.
+    fresh_grads = False
+
     def __init__(self, *parents):
         self.parents = parents
-        self.needs_input_grad = tuple(p.requires_grad for p in parents)
+        self.needs_input_grad = tuple([p.requires_grad for p in parents])
 
     def forward(self, *arrays, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward")
@@ -31,13 +35,20 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
-        tensors = _as_tensors(inputs)
+        # Fast path: every input already a Tensor (the usual case inside a model) needs no
+        # conversion; this method runs once per op per step, so each attribute lookup counts.
+        tensors = inputs
+        for x in inputs:
+            if type(x) is not Tensor:
+                tensors = _as_tensors(inputs)
+                break
         ctx = cls(*tensors)
         out = ctx.forward(*[t.data for t in tensors], **kwargs)
         if _anomaly_hook is not None:
             _anomaly_hook(ctx, "forward", out)
-        requires_grad = _grad_enabled and any(ctx.needs_input_grad)
-        return Tensor._make(out, requires_grad, ctx if requires_grad else None)
+        if _grad_enabled and True in ctx.needs_input_grad:
+            return Tensor._make(out, True, ctx)
+        return Tensor._make(out, False, None)
 
 
 def _as_tensors(inputs):

@@ -24,6 +24,8 @@ from .layers import get as get_layer_class
 from .layers.base import shape_str, unique_name
 from .tensor import Tensor
 
+_LAYER_CALL = Layer.__call__  # layers that keep it may be called directly on checked batches
+
 # Softmax (sigmoid) followed by its crossentropy is computed from the logits: log-softmax
 # never takes log(0), so a confident wrong prediction gives a large finite loss, not inf.
 _FUSABLE = (("softmax", "CategoricalCrossentropy"), ("softmax", "SparseCategoricalCrossentropy"),
@@ -136,10 +138,15 @@ class Sequential:
             raise ValueError(f"Sequential '{self.name}' has no layers")
         if not self.built:
             self.build((None,) + tuple(shape[1:]))
+        # train_on_batch checks every batch: a shape this very stack already accepted passes at once
+        key = (tuple(shape[1:]), len(shape), tuple(self._layers), self._input_batch_shape)
+        if key == self.__dict__.get("_accepted_shape"):
+            return
         self._check_declared_input(tuple(shape))
         for layer in self._layers:
             layer.check_input_shape(tuple(shape))
             shape = tuple(layer.compute_output_shape(tuple(shape)))
+        self._accepted_shape = key
 
     @property
     def input_shape(self):
@@ -294,28 +301,47 @@ class Sequential:
         return fused
 
     def _forward_loss(self, x, y, training):
-        """(total loss Tensor, predictions ndarray) for one batch."""
+        """(total loss Tensor, predictions ndarray or None when no metric reads them) for one batch.
+
+        ``x`` has passed _prepare_x, which checked its shape through the whole stack, so a built
+        layer receiving its own dtype is called directly, without Layer.__call__'s per-batch checks.
+        """
         h = Tensor._make(x, False, None)
         layers = self._layers
         fused = self._fused_loss()
-        if fused is None:
-            for layer in layers:
+        body = layers if fused is None else layers[:-1]
+        for layer in body:
+            if type(layer).__call__ is _LAYER_CALL and layer.built and h.data.dtype == layer.dtype:
+                h = layer.call(h, training=training)
+            else:
                 h = layer(h, training=training)
+        if fused is None:
             loss = self._loss_fn(y, h)
             predictions = h.data
         else:
-            for layer in layers[:-1]:
-                h = layer(h, training=training)
             last = layers[-1]
             last._ensure_built(h.shape)
             logits = last.call_logits(h, training=training)
             loss_from_logits, activation = fused
             loss = loss_from_logits(y, logits)
-            with no_grad():
-                predictions = activation(Tensor._make(logits.data, False, None)).data
-        for penalty in self.losses:
-            loss = loss + penalty
+            predictions = None
+            if self._metric_entries:  # only metrics read the predictions: skip the softmax otherwise
+                with no_grad():
+                    predictions = activation(Tensor._make(logits.data, False, None)).data
+        if self._has_regularizers():
+            for penalty in self.losses:
+                loss = loss + penalty
         return loss, predictions
+
+    def _has_regularizers(self):
+        """Whether any layer may add a penalty (cheaper than building the empty ``losses`` list per step)."""
+        for layer in self._layers:
+            if type(layer).losses is not Layer.losses:  # a layer with its own losses: ask it
+                return True
+            for record in layer._weight_records:
+                if record[3] is not None:
+                    return True
+        return False
 
     def _train_step(self, x, y):
         params = self.trainable_weights

@@ -142,26 +142,31 @@ class Tensor:
         from . import function
         hook = function._anomaly_hook
 
+        # One dict lookup per edge and no per-node function calls: this loop runs once per op
+        # per training step, so for small networks it is a visible share of the step.
         grads = {id(self): grad}
+        pop = grads.pop
         for node in reversed(self._topological_order()):
-            g = grads.pop(id(node), None)
-            ctx = node._ctx
+            g = pop(id(node), None)
             if g is None:
                 continue
-            if g.dtype != node.data.dtype:
-                g = g.astype(node.data.dtype)
+            ctx = node._ctx
+            data = node.data
+            if g.dtype != data.dtype:
+                g = g.astype(data.dtype)
             if node._retain_grad:
                 node.grad = g.copy() if node.grad is None else node.grad + g
             input_grads = ctx.backward(g)
-            if not isinstance(input_grads, tuple):
+            if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
+            fresh = ctx.fresh_grads
             for parent, pg, needed in zip(ctx.parents, input_grads, ctx.needs_input_grad):
                 if pg is None or not needed:
                     continue
                 if hook is not None:
                     hook(ctx, "backward", pg)
                 if parent._ctx is None:
-                    parent._accumulate(pg)
+                    parent._accumulate(pg, fresh)
                 else:
                     key = id(parent)
                     prev = grads.get(key)
@@ -169,30 +174,39 @@ class Tensor:
             if not retain_graph:
                 node._ctx = None
 
-    def _accumulate(self, g):
-        if g.shape != self.data.shape:  # a backward that returned a broadcastable gradient
-            g = np.broadcast_to(g, self.data.shape)
+    def _accumulate(self, g, owned=False):
+        """Add ``g`` into ``.grad``; ``owned``: g is a fresh array nobody else holds, so keep it as is."""
+        data = self.data
+        if g.shape != data.shape:  # a backward that returned a broadcastable gradient
+            g = np.broadcast_to(g, data.shape)
+            owned = False
         if self.grad is None:
-            self.grad = np.array(g, dtype=self.data.dtype, copy=True)
+            if owned and g.dtype == data.dtype and type(g) is np.ndarray and g.flags.writeable:
+                self.grad = g
+            else:
+                self.grad = np.array(g, dtype=data.dtype, copy=True)
         else:
             self.grad = self.grad + g
 
     def _topological_order(self):
         """Nodes with a recorded op, every input before the ops that consume it."""
         order, visited = [], set()
+        add = visited.add
         stack = [(self, False)]
+        push, pop = stack.append, stack.pop
         while stack:
-            node, expanded = stack.pop()
+            node, expanded = pop()
             if expanded:
                 order.append(node)
                 continue
-            if id(node) in visited:
+            key = id(node)
+            if key in visited:
                 continue
-            visited.add(id(node))
-            stack.append((node, True))
+            add(key)
+            push((node, True))
             for parent in node._ctx.parents:
                 if parent._ctx is not None and id(parent) not in visited:
-                    stack.append((parent, False))
+                    push((parent, False))
         return order
 
     # ---- arithmetic -----------------------------------------------------------------

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from .. import activations, functional as F, initializers, regularizers, utils
+from ..ops import dense as dense_op
 from ..tensor import Tensor
 from .base import Layer, positive_int, shape_str, unique_name
 
@@ -82,16 +83,41 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def call_logits(self, x, training=False):
+    def _fused_activation(self):
+        """The activation's name when the fused Dense op computes it, else None (cached per function)."""
+        activation = self.activation
+        cached = self.__dict__.get("_fused_for")
+        if cached is not None and cached[0] is activation:
+            return cached[1]
+        try:
+            name = activations.serialize(activation)
+        except (ValueError, TypeError):
+            name = None
+        if name not in dense_op.FUSABLE or activations.ALL_ACTIVATIONS.get(name) is not activation:
+            name = None  # a custom callable that merely shares a built-in's name is not fused
+        self._fused_for = (activation, name)
+        return name
+
+    def _dense(self, x, activation):
+        """activation(x @ kernel + bias) through the fused op; x of any rank >= 2 (Keras: last axis)."""
+        kernel, bias = self.kernel, self.bias
+        if x.data.dtype != kernel.data.dtype:  # mixed precision: numpy's promotion, op by op
+            y = F.linear(x, kernel, bias)
+            return y if activation == "linear" else activations.ALL_ACTIVATIONS[activation](y)
         if x.ndim == 2:
-            return F.linear(x, self.kernel, self.bias)
-        # Dense acts on the last axis whatever the rank, as in Keras
+            return dense_op.dense(x, kernel, bias, activation)
         lead = x.shape[:-1]
-        y = F.linear(x.reshape(-1, x.shape[-1]), self.kernel, self.bias)
+        y = dense_op.dense(x.reshape(-1, x.shape[-1]), kernel, bias, activation)
         return y.reshape(lead + (self.units,))
 
+    def call_logits(self, x, training=False):
+        return self._dense(x, "linear")
+
     def call(self, x, training=False):
-        return self.activation(self.call_logits(x, training))
+        name = self._fused_activation()
+        if name is None:
+            return self.activation(self._dense(x, "linear"))
+        return self._dense(x, name)
 
     def get_config(self):
         config = super().get_config()
