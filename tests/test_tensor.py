@@ -258,3 +258,14 @@ def test_gradcheck_reports_worst_element():
 
     with pytest.raises(tr.GradcheckError, match="analytic gradient .* finite difference"):
         gradcheck(lambda x: WrongSquare.apply(x), [randn(3)])
+
+
+def test_activation_methods_match_the_functions():
+    from tinygrad_relu.ops import activation as A
+    x = Tensor(randn(4, 5))
+    for name in ("relu", "elu", "selu", "gelu", "silu", "sigmoid", "tanh", "softplus", "softsign",
+                 "relu6", "hard_sigmoid", "mish", "softmax", "log_softmax"):
+        np.testing.assert_array_equal(getattr(x, name)().data, getattr(A, name)(x).data, err_msg=name)
+    np.testing.assert_array_equal(x.leaky_relu().data, A.leaky_relu(x, negative_slope=0.01).data)
+    np.testing.assert_array_equal(x.relu(max_value=0.5, threshold=0.1).data,
+                                  A.relu(x, max_value=0.5, threshold=0.1).data)

@@ -281,7 +281,7 @@ class Tensor:
         return M.Pad.apply(self, pad_width=pad_width, value=value)
 
     # ---- activations (kernels in cysrc/activations.pyx) ------------------------------
-    def relu(self): return A.relu(self)
+    def relu(self, **keras_options): return A.relu(self, **keras_options)
     def leaky_relu(self, negative_slope=0.01): return A.leaky_relu(self, negative_slope=negative_slope)
     def elu(self, alpha=1.0): return A.elu(self, alpha=alpha)
     def selu(self): return A.selu(self)
@@ -290,6 +290,10 @@ class Tensor:
     def sigmoid(self): return A.sigmoid(self)
     def tanh(self): return A.tanh(self)
     def softplus(self): return A.softplus(self)
+    def softsign(self): return A.softsign(self)
+    def relu6(self): return A.relu6(self)
+    def hard_sigmoid(self): return A.hard_sigmoid(self)
+    def mish(self): return A.mish(self)
     def softmax(self, axis=-1): return A.softmax(self, axis=axis)
     def log_softmax(self, axis=-1): return A.log_softmax(self, axis=axis)
 
