@@ -58,7 +58,8 @@ extensions = [
         f"tinygrad_relu._kernels.{os.path.splitext(os.path.basename(path))[0]}",
         [path],
         include_dirs=[np.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+        + ([("TGR_DEBUG_BUILD", "1")] if DEBUG else []),
     )
     for path in sorted(glob.glob("cysrc/*.pyx"))
 ]

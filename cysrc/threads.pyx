@@ -1,4 +1,5 @@
-"""How many OpenMP threads the kernels' prange loops use (always 1 when built without OpenMP)."""
+"""How many OpenMP threads the kernels' prange loops use (always 1 when built without OpenMP),
+and how the kernels were built."""
 
 cdef extern from *:
     """
@@ -12,10 +13,16 @@ cdef extern from *:
     static int tgr_get_threads(void) { return 1; }
     static int tgr_openmp(void) { return 0; }
     #endif
+    #ifdef TGR_DEBUG_BUILD
+    static int tgr_debug(void) { return 1; }
+    #else
+    static int tgr_debug(void) { return 0; }
+    #endif
     """
     void tgr_set_threads(int n) nogil
     int tgr_get_threads() nogil
     int tgr_openmp() nogil
+    int tgr_debug() nogil
 
 
 def set_num_threads(int n):
@@ -30,3 +37,17 @@ def get_num_threads():
 
 def openmp_enabled():
     return bool(tgr_openmp())
+
+
+def debug_build():
+    """True when built with TINYGRAD_RELU_DEBUG=1 (bounds checks on, -O0 -g)."""
+    return bool(tgr_debug())
+
+
+def bounds_probe(double[::1] values, Py_ssize_t index):
+    """values[index] with this build's checks: IndexError out of bounds on a debug build.
+
+    The release build does no bounds check here (reading past the end is undefined), so
+    only tests of the debug build call it with a bad index.
+    """
+    return values[index]
