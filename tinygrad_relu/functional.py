@@ -1,0 +1,168 @@
+"""Neural-network functions on Tensors with Keras' layouts and argument names.
+
+Like ``torch.nn.functional``, but channels_last and with Keras' kernels, so each Keras
+layer is a thin shell over one call here::
+
+    >>> import numpy as np, tinygrad_relu as tr
+    >>> from tinygrad_relu import functional as F
+    >>> x = tr.Tensor(np.ones((2, 28, 28, 1)))                  # (N, H, W, C)
+    >>> kernel = tr.Tensor(np.ones((3, 3, 1, 8)), requires_grad=True)   # (kh, kw, cin, cout)
+    >>> F.conv2d(x, kernel, padding="same").shape
+    (2, 28, 28, 8)
+
+Shapes:
+    conv1d  x (N, L, C),    kernel (k, cin, cout)        -> (N, L', cout)
+    conv2d  x (N, H, W, C), kernel (kh, kw, cin, cout)   -> (N, H', W', cout)
+    pools   x (N, L, C) / (N, H, W, C)                   -> same rank, pooled
+    linear  x (..., in),    kernel (in, out)             -> (..., out)
+padding is "valid" or "same" (TensorFlow's rule: out = ceil(n / stride), the odd padding
+cell goes at the end; conv1d also takes Keras' "causal").
+"""
+import numpy as np
+
+from .tensor import Tensor
+from .ops import activation as _activation
+from .ops.conv import Conv1D, Conv2D, as_tuple, window_geometry
+from .ops.pool import AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D
+
+# Activations, re-exported so a layer needs nothing but this module. Looked up by name so
+# this module imports even while ops/activation.py does not define all of them yet.
+ACTIVATION_NAMES = ("relu", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "sigmoid",
+                    "hard_sigmoid", "tanh", "softplus", "softsign", "relu6", "mish",
+                    "softmax", "log_softmax")
+for _name in ACTIVATION_NAMES:
+    if hasattr(_activation, _name):
+        globals()[_name] = getattr(_activation, _name)
+del _name
+
+__all__ = ["conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+           "global_avg_pool1d", "global_avg_pool2d", "global_max_pool1d", "global_max_pool2d",
+           "linear"] + [name for name in ACTIVATION_NAMES if name in globals()]
+
+
+def _shape(x):
+    return x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
+
+
+def _check_rank(where, name, x, rank, layout):
+    shape = _shape(x)
+    if len(shape) != rank:
+        raise ValueError(f"{where}: {name} must have rank {rank} {layout}, got shape {tuple(shape)}")
+    return shape
+
+
+def _check_padding(where, padding, allowed):
+    if not isinstance(padding, str) or padding.lower() not in allowed:
+        raise ValueError(f"{where}: unknown padding {padding!r}; expected one of "
+                         f"{', '.join(repr(p) for p in allowed)}")
+    return padding.lower()
+
+
+# ---- convolution ------------------------------------------------------------------------
+def _conv(where, op, rank, x, kernel, bias, strides, padding, dilation_rate, paddings):
+    layout = "(N, L, C)" if rank == 1 else "(N, H, W, C)"
+    kernel_layout = "(k, cin, cout)" if rank == 1 else "(kh, kw, cin, cout)"
+    x_shape = _check_rank(where, "input", x, rank + 2, layout)
+    k_shape = _check_rank(where, "kernel", kernel, rank + 2, kernel_layout)
+    if x_shape[-1] != k_shape[-2]:
+        raise ValueError(f"{where}: input has {x_shape[-1]} channels (shape {tuple(x_shape)}) but the "
+                         f"kernel expects {k_shape[-2]} (shape {tuple(k_shape)})")
+    if bias is not None and tuple(_shape(bias)) != (k_shape[-1],):
+        raise ValueError(f"{where}: bias must have shape ({k_shape[-1]},) to match the kernel's "
+                         f"{k_shape[-1]} filters, got {tuple(_shape(bias))}")
+    padding = _check_padding(where, padding, paddings)
+    strides = as_tuple(strides, rank, "strides", where)
+    dilation = as_tuple(dilation_rate, rank, "dilation_rate", where)
+    if any(k <= 0 for k in k_shape[:rank]) or k_shape[-1] <= 0:
+        raise ValueError(f"{where}: kernel shape {tuple(k_shape)} has an empty axis")
+    out_size, pads = window_geometry(where, tuple(x_shape[1:-1]), tuple(k_shape[:rank]), strides,
+                                     dilation, padding)
+    inputs = (x, kernel) if bias is None else (x, kernel, bias)
+    return op.apply(*inputs, strides=strides, dilation=dilation, pads=pads, out_size=out_size)
+
+
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
+    """2-D convolution (cross-correlation, as Keras): x (N, H, W, C), kernel (kh, kw, cin, cout)."""
+    return _conv("conv2d", Conv2D, 2, x, kernel, bias, strides, padding, dilation_rate, ("valid", "same"))
+
+
+def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
+    """1-D convolution: x (N, L, C), kernel (k, cin, cout); padding valid, same or causal."""
+    return _conv("conv1d", Conv1D, 1, x, kernel, bias, strides, padding, dilation_rate,
+                 ("valid", "same", "causal"))
+
+
+# ---- pooling ----------------------------------------------------------------------------
+def _pool(where, op, rank, x, pool_size, strides, padding):
+    layout = "(N, L, C)" if rank == 1 else "(N, H, W, C)"
+    x_shape = _check_rank(where, "input", x, rank + 2, layout)
+    padding = _check_padding(where, padding, ("valid", "same"))
+    pool_size = as_tuple(pool_size, rank, "pool_size", where)
+    strides = pool_size if strides is None else as_tuple(strides, rank, "strides", where)
+    out_size, pads = window_geometry(where, tuple(x_shape[1:-1]), pool_size, strides, (1,) * rank,
+                                     padding, window_name="pool_size")
+    return op.apply(x, pool_size=pool_size, strides=strides, pads=pads, out_size=out_size)
+
+
+def max_pool2d(x, pool_size=2, strides=None, padding="valid"):
+    """Max over pool_size windows of x (N, H, W, C); strides default to pool_size."""
+    return _pool("max_pool2d", MaxPool2D, 2, x, pool_size, strides, padding)
+
+
+def max_pool1d(x, pool_size=2, strides=None, padding="valid"):
+    """Max over pool_size windows of x (N, L, C); strides default to pool_size."""
+    return _pool("max_pool1d", MaxPool1D, 1, x, pool_size, strides, padding)
+
+
+def avg_pool2d(x, pool_size=2, strides=None, padding="valid"):
+    """Mean over pool_size windows of x (N, H, W, C), counting real (unpadded) cells only."""
+    return _pool("avg_pool2d", AvgPool2D, 2, x, pool_size, strides, padding)
+
+
+def avg_pool1d(x, pool_size=2, strides=None, padding="valid"):
+    """Mean over pool_size windows of x (N, L, C), counting real (unpadded) cells only."""
+    return _pool("avg_pool1d", AvgPool1D, 1, x, pool_size, strides, padding)
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def global_avg_pool2d(x, keepdims=False):
+    """Mean over H and W of x (N, H, W, C) -> (N, C) (or (N, 1, 1, C) with keepdims)."""
+    _check_rank("global_avg_pool2d", "input", x, 4, "(N, H, W, C)")
+    return _as_tensor(x).mean(axis=(1, 2), keepdims=keepdims)
+
+
+def global_avg_pool1d(x, keepdims=False):
+    """Mean over L of x (N, L, C) -> (N, C) (or (N, 1, C) with keepdims)."""
+    _check_rank("global_avg_pool1d", "input", x, 3, "(N, L, C)")
+    return _as_tensor(x).mean(axis=1, keepdims=keepdims)
+
+
+def global_max_pool2d(x, keepdims=False):
+    """Max over H and W of x (N, H, W, C) -> (N, C) (or (N, 1, 1, C) with keepdims)."""
+    _check_rank("global_max_pool2d", "input", x, 4, "(N, H, W, C)")
+    return _as_tensor(x).max(axis=(1, 2), keepdims=keepdims)
+
+
+def global_max_pool1d(x, keepdims=False):
+    """Max over L of x (N, L, C) -> (N, C) (or (N, 1, C) with keepdims)."""
+    _check_rank("global_max_pool1d", "input", x, 3, "(N, L, C)")
+    return _as_tensor(x).max(axis=1, keepdims=keepdims)
+
+
+# ---- dense ------------------------------------------------------------------------------
+def linear(x, kernel, bias=None):
+    """x @ kernel + bias with Keras' Dense layout: x (..., in), kernel (in, out), bias (out,)."""
+    x_shape, k_shape = _shape(x), _shape(kernel)
+    if len(k_shape) != 2:
+        raise ValueError(f"linear: kernel must have rank 2 (in, out), got shape {tuple(k_shape)}")
+    if len(x_shape) < 1 or x_shape[-1] != k_shape[0]:
+        raise ValueError(f"linear: input's last axis {tuple(x_shape)} does not match the kernel's "
+                         f"{k_shape[0]} inputs (shape {tuple(k_shape)})")
+    if bias is not None and tuple(_shape(bias)) != (k_shape[1],):
+        raise ValueError(f"linear: bias must have shape ({k_shape[1]},) to match kernel {tuple(k_shape)}, "
+                         f"got {tuple(_shape(bias))}")
+    y = _as_tensor(x) @ kernel
+    return y if bias is None else y + bias

@@ -1,0 +1,85 @@
+"""Pooling ops, channels_last: max and average over windows (kernels in cysrc/pool.pyx).
+
+Padding follows Keras: "same" windows that hang over the edge see only the real cells, so
+max pooling ignores the padding and average pooling divides by the real cell count.
+"""
+import numpy as np
+
+from ..function import Function
+from .._kernels import pool as _kernels
+from .conv import float_dtype
+
+# Pooling goes multi-threaded only above this many window reads: below it (the seed CNN's
+# 2x2 pool over 64x26x26x32 reads 1.4M cells in ~1 ms) two threads save a few tenths of a
+# millisecond on an idle machine but lose milliseconds when the second core is busy (an
+# OpenBLAS worker still spinning after a GEMM, or another process). See ops/conv.py.
+PARALLEL_MIN_WORK = 8_000_000
+
+
+def _prepare(x):
+    return np.ascontiguousarray(x, dtype=float_dtype(x))
+
+
+class MaxPool2D(Function):
+    """y = max over the window;  dx = dy at the window's (first) maximum, 0 elsewhere"""
+
+    def forward(self, x, pool_size, strides, pads, out_size):
+        x = _prepare(x)
+        n, h, w, c = x.shape
+        (ph, pw), (sh, sw), (pt, pl), (oh, ow) = pool_size, strides, pads, out_size
+        self.x_shape, self.dtype = x.shape, x.dtype
+        self.parallel = n > 1 and n * oh * ow * ph * pw * c >= PARALLEL_MIN_WORK
+        out = np.empty((n, oh, ow, c), dtype=x.dtype)
+        self.argmax = np.empty((n, oh, ow, c), dtype=np.int32)
+        _kernels.max_pool_2d(x, out, self.argmax, ph, pw, sh, sw, pt, pl, self.parallel)
+        return out
+
+    def backward(self, grad):
+        grad = np.ascontiguousarray(grad, dtype=self.dtype)
+        dx = np.zeros(self.x_shape, dtype=self.dtype)
+        _kernels.max_pool_2d_backward(grad, self.argmax, dx, self.parallel)
+        self.argmax = None
+        return dx.astype(self.parents[0].data.dtype, copy=False)
+
+
+class AvgPool2D(Function):
+    """y = mean of the window's real cells;  dx = dy / (real cell count) on each of them"""
+
+    def forward(self, x, pool_size, strides, pads, out_size):
+        x = _prepare(x)
+        n, h, w, c = x.shape
+        (ph, pw), (sh, sw), (pt, pl), (oh, ow) = pool_size, strides, pads, out_size
+        self.x_shape, self.dtype = x.shape, x.dtype
+        self.geometry = (ph, pw, sh, sw, pt, pl)
+        self.parallel = n > 1 and n * oh * ow * ph * pw * c >= PARALLEL_MIN_WORK
+        out = np.empty((n, oh, ow, c), dtype=x.dtype)
+        _kernels.avg_pool_2d(x, out, ph, pw, sh, sw, pt, pl, self.parallel)
+        return out
+
+    def backward(self, grad):
+        grad = np.ascontiguousarray(grad, dtype=self.dtype)
+        dx = np.zeros(self.x_shape, dtype=self.dtype)
+        _kernels.avg_pool_2d_backward(grad, dx, *self.geometry, self.parallel)
+        return dx.astype(self.parents[0].data.dtype, copy=False)
+
+
+class MaxPool1D(MaxPool2D):
+    """max pooling of a height-1 image;  dx = dy at each window's maximum"""
+
+    def forward(self, x, pool_size, strides, pads, out_size):
+        return super().forward(x[:, None], (1, pool_size[0]), (1, strides[0]), (0, pads[0]),
+                               (1, out_size[0]))[:, 0]
+
+    def backward(self, grad):
+        return super().backward(grad[:, None])[:, 0]
+
+
+class AvgPool1D(AvgPool2D):
+    """average pooling of a height-1 image;  dx = dy / (real cell count) on the window"""
+
+    def forward(self, x, pool_size, strides, pads, out_size):
+        return super().forward(x[:, None], (1, pool_size[0]), (1, strides[0]), (0, pads[0]),
+                               (1, out_size[0]))[:, 0]
+
+    def backward(self, grad):
+        return super().backward(grad[:, None])[:, 0]
