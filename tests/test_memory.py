@@ -1,11 +1,15 @@
 """Memory stays flat: the graph is freed after backward, nothing is cached per batch, and the
 kernels leak nothing (issue 7, "Memory").
 
-Resident memory comes from /proc/self/statm (Linux); the kernel loops are watched with
+Resident memory comes from /proc/self/statm (Linux). Each RSS scenario runs in a fresh
+interpreter: inside a long test session the heap holds pages freed by earlier tests, which
+would absorb a leak without the resident set growing. The kernel loops are watched with
 tracemalloc, which sees numpy's array buffers as well as Python objects.
 """
 import gc
 import os
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -48,6 +52,18 @@ def rss_growth(step, warmup, steps):
     return resident_bytes() - before
 
 
+def in_fresh_interpreter(scenario):
+    """Run scenario() (a function of this module returning bytes of growth) in a new Python."""
+    code = ("import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('memory_scenarios', {__file__!r})\n"
+            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+            "module.L.reset_uids(); module.utils.set_random_seed(0)\n"
+            f"print(module.{scenario.__name__}())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return int(done.stdout.split()[-1])
+
+
 def live_functions():
     # type(obj).__mro__, not isinstance: isinstance consults __class__, which some modules (torch) make lazy
     return sum(1 for obj in gc.get_objects() if Function in type(obj).__mro__)
@@ -67,40 +83,55 @@ def tiny_cnn():
     return model
 
 
+def leaking_scenario():
+    kept = []
+    return rss_growth(lambda: kept.append(np.ones((32, 32), np.float32)), warmup=10, steps=2000)
+
+
 def test_the_rss_probe_can_see_a_leak():
     """The detector is sensitive enough: keeping one 32x32 float32 array per step shows up."""
-    kept = []
-    growth = rss_growth(lambda: kept.append(np.ones((32, 32), np.float32)), warmup=10, steps=2000)
-    assert growth > RSS_TOLERANCE
+    assert in_fresh_interpreter(leaking_scenario) > RSS_TOLERANCE
 
 
-def test_thousands_of_mlp_steps_keep_resident_memory_flat():
+def mlp_steps_scenario():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(32, 20)).astype(np.float32)
     y = rng.integers(0, 4, size=32)
     model = small_mlp()
     growth = rss_growth(lambda: model.train_on_batch(x, y), warmup=200, steps=2000)
-    assert growth <= RSS_TOLERANCE, f"resident memory grew by {growth / 1024:.0f} KiB over 2000 steps"
     assert model.optimizer.iterations == 2200
+    return growth
 
 
-def test_hundreds_of_cnn_steps_keep_resident_memory_flat():
+def test_thousands_of_mlp_steps_keep_resident_memory_flat():
+    growth = in_fresh_interpreter(mlp_steps_scenario)
+    assert growth <= RSS_TOLERANCE, f"resident memory grew by {growth / 1024:.0f} KiB over 2000 steps"
+
+
+def cnn_steps_scenario():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(8, 8, 8, 1)).astype(np.float32)
     y = rng.integers(0, 3, size=8)
     model = tiny_cnn()
-    growth = rss_growth(lambda: model.train_on_batch(x, y), warmup=50, steps=400)
+    return rss_growth(lambda: model.train_on_batch(x, y), warmup=50, steps=400)
+
+
+def test_hundreds_of_cnn_steps_keep_resident_memory_flat():
+    growth = in_fresh_interpreter(cnn_steps_scenario)
     assert growth <= RSS_TOLERANCE, f"resident memory grew by {growth / 1024:.0f} KiB over 400 steps"
 
 
-def test_fit_epochs_keep_resident_memory_flat():
+def fit_epochs_scenario():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(256, 20)).astype(np.float32)
     y = rng.integers(0, 4, size=256)
     model = small_mlp()
-    growth = rss_growth(lambda: model.fit(x, y, batch_size=32, epochs=5, verbose=0,
-                                          validation_split=0.25), warmup=2, steps=20)
-    assert growth <= RSS_TOLERANCE
+    return rss_growth(lambda: model.fit(x, y, batch_size=32, epochs=5, verbose=0,
+                                        validation_split=0.25), warmup=2, steps=20)
+
+
+def test_fit_epochs_keep_resident_memory_flat():
+    assert in_fresh_interpreter(fit_epochs_scenario) <= RSS_TOLERANCE
 
 
 def test_graph_is_freed_after_each_step():
@@ -169,8 +200,7 @@ def test_the_tracemalloc_probe_can_see_a_leaked_array():
     assert growth >= 16 * 1024
 
 
-def test_no_cache_keyed_by_batch_shape():
-    """Every step a different batch size: a cache keyed by shape would grow with each new one."""
+def new_batch_sizes_scenario():
     rng = np.random.default_rng(5)
     model = tiny_cnn()
     batches = [(rng.normal(size=(n, 8, 8, 1)).astype(np.float32), rng.integers(0, 3, size=n))
@@ -184,5 +214,10 @@ def test_no_cache_keyed_by_batch_shape():
 
     # warm-up sees the largest sizes (300..241), so the allocator's high-water mark is reached;
     # sizes 240..1 are new shapes during the measurement
-    growth = rss_growth(step, warmup=60, steps=240)
+    return rss_growth(step, warmup=60, steps=240)
+
+
+def test_no_cache_keyed_by_batch_shape():
+    """Every step a different batch size: a cache keyed by shape would grow with each new one."""
+    growth = in_fresh_interpreter(new_batch_sizes_scenario)
     assert growth <= RSS_TOLERANCE, f"resident memory grew by {growth / 1024:.0f} KiB over 240 new batch sizes"

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from . import activations, callbacks as callbacks_module, losses, metrics as metrics_module, optimizers, utils
+from . import activations, debug, function, callbacks as callbacks_module, losses, metrics as metrics_module, optimizers, utils
 from .function import no_grad
 from .layers import InputLayer, Layer
 from .layers import get as get_layer_class
@@ -310,8 +310,9 @@ class Sequential:
         layers = self._layers
         fused = self._fused_loss()
         body = layers if fused is None else layers[:-1]
+        direct = function._anomaly_hook is None  # detect_anomaly() needs Layer.__call__'s layer names
         for layer in body:
-            if type(layer).__call__ is _LAYER_CALL and layer.built and h.data.dtype == layer.dtype:
+            if direct and type(layer).__call__ is _LAYER_CALL and layer.built and h.data.dtype == layer.dtype:
                 h = layer.call(h, training=training)
             else:
                 h = layer(h, training=training)
@@ -321,7 +322,11 @@ class Sequential:
         else:
             last = layers[-1]
             last._ensure_built(h.shape)
-            logits = last.call_logits(h, training=training)
+            if direct:
+                logits = last.call_logits(h, training=training)
+            else:
+                with debug.layer_scope(last.name):
+                    logits = last.call_logits(h, training=training)
             loss_from_logits, activation = fused
             loss = loss_from_logits(y, logits)
             predictions = None
