@@ -10,15 +10,12 @@ Set TINYGRAD_RELU_EXAMPLE_SMALL=1 for a quicker run (CI).
 Run:  python examples/05_keras_mlp.py
 """
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from tinygrad_relu.layers import Dense  # noqa: E402
-from tinygrad_relu.models import Sequential  # noqa: E402
-from tinygrad_relu.utils import set_random_seed, to_categorical  # noqa: E402
+from tinygrad_relu.layers import Dense
+from tinygrad_relu.models import Sequential
+from tinygrad_relu.utils import set_random_seed, to_categorical
 
 SMALL = os.environ.get("TINYGRAD_RELU_EXAMPLE_SMALL") == "1"
 input_dim = 20

@@ -10,16 +10,13 @@ what convolution and pooling are for. Set TINYGRAD_RELU_EXAMPLE_SMALL=1 for a qu
 Run:  python examples/06_keras_cnn.py
 """
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from tinygrad_relu.layers import Conv2D, Dense, Flatten, MaxPooling2D  # noqa: E402
-from tinygrad_relu.models import Sequential  # noqa: E402
-from tinygrad_relu.utils import set_random_seed, to_categorical  # noqa: E402
+from tinygrad_relu.layers import Conv2D, Dense, Flatten, MaxPooling2D
+from tinygrad_relu.models import Sequential
+from tinygrad_relu.utils import set_random_seed, to_categorical
 
 SMALL = os.environ.get("TINYGRAD_RELU_EXAMPLE_SMALL") == "1"
 SIZE = 32 if SMALL else 64
