@@ -73,7 +73,7 @@ CASES = {
               lambda g, x, y: K.clipped_relu_backward(g, y, 6.0),
               lambda x: np.clip(x, 0, 6), lambda g, x, y: g * ((y > 0) & (y < 6)),
               lambda t: F.relu6(t)),
-    "hard_sigmoid": (K.hard_sigmoid_forward, lambda g, x, y: K.hard_sigmoid_backward(g, y),
+    "hard_sigmoid": (K.hard_sigmoid_forward, lambda g, x, y: K.hard_sigmoid_backward(g, x),
                      lambda x: np.clip(x * np.float32(1 / 6) + np.float32(0.5), 0, 1),
                      lambda g, x, y: g * (((y > 0) & (y < 1)) * np.float32(1 / 6)),
                      lambda t: F.hardsigmoid(t)),

@@ -605,15 +605,16 @@ cdef void hard_sigmoid_kernel(const floating[::1] x, floating[::1] y) noexcept n
         y[i] = v / six
 
 
-cdef void hard_sigmoid_backward_kernel(const floating[::1] g, const floating[::1] y,
+cdef void hard_sigmoid_backward_kernel(const floating[::1] g, const floating[::1] x,
                                        floating[::1] gx) noexcept nogil:
-    """dy/dx = 1/6 where 0 < y < 1 (-3 < x < 3), else 0."""
+    """dy/dx = 1/6 where -3 < x < 3, else 0. Reads x, not y: just below 3, x + 3 rounds to 6
+    and y to exactly 1, although the slope there is still 1/6."""
     cdef Py_ssize_t i, n = g.shape[0]
-    cdef floating gv, yv, zero = 0, one = 1, six = 6
+    cdef floating gv, xv, zero = 0, three = 3, six = 6
     for i in prange(n, use_threads_if=n >= PARALLEL_MIN_CHEAP, schedule="static"):
         gv = g[i] / six
-        yv = y[i]
-        gx[i] = gv if (yv > zero) & (yv < one) else zero
+        xv = x[i]
+        gx[i] = gv if (xv > -three) & (xv < three) else zero
 
 
 cdef void softsign_kernel(const floating[::1] x, floating[::1] y) noexcept nogil:
@@ -1077,12 +1078,12 @@ def hard_sigmoid_forward(x):
     return y
 
 
-def hard_sigmoid_backward(g, y):
+def hard_sigmoid_backward(g, x):
     gx = np.empty_like(g)
     if _single(g):
-        hard_sigmoid_backward_kernel[float](_flat(g), _flat(y), _flat(gx))
+        hard_sigmoid_backward_kernel[float](_flat(g), _flat(x), _flat(gx))
     else:
-        hard_sigmoid_backward_kernel[double](_flat(g), _flat(y), _flat(gx))
+        hard_sigmoid_backward_kernel[double](_flat(g), _flat(x), _flat(gx))
     return gx
 
 

@@ -256,8 +256,6 @@ def test_activations_above_the_measured_thresholds_on_strided_views(name):
     np.testing.assert_allclose(xt.grad, want_gx, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="hard_sigmoid backward reads y: relu6(x + 3) rounds to 6 for "
-                                       "x = nextafter(3, 0), so y == 1 and the gradient is 0 (PyTorch: 1/6)")
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_hard_sigmoid_gradient_just_below_three(dtype):
     x = np.array([np.nextafter(dtype(3), dtype(0)), np.nextafter(dtype(-3), dtype(0))], dtype=dtype)

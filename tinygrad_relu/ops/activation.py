@@ -81,11 +81,11 @@ class HardSigmoid(Function):
     """y = relu6(x + 3) / 6;  dy/dx = 1/6 if -3 < x < 3 else 0"""
 
     def forward(self, x):
-        self.y = K.hard_sigmoid_forward(_float_contiguous(x))
-        return self.y
+        self.x = _float_contiguous(x)
+        return K.hard_sigmoid_forward(self.x)
 
     def backward(self, g):
-        return K.hard_sigmoid_backward(_grad_like(g, self.y), self.y)
+        return K.hard_sigmoid_backward(_grad_like(g, self.x), self.x)
 
 
 # ---- output-based smooth activations ---------------------------------------------------
