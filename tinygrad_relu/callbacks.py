@@ -230,21 +230,18 @@ class EarlyStopping(Callback):
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = start_from_epoch
         self.mode = _check_mode(mode, "EarlyStopping")
-        self.direction = None
+        self._reset()
+
+    def _reset(self):
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = None
         self.best_weights = None
         self.best_epoch = 0
+        self.direction = None
+        self.best = None
 
     def on_train_begin(self, logs=None):
-        # reset, so one instance can serve several fit calls
-        self.wait = 0
-        self.stopped_epoch = 0
-        self.best_weights = None
-        self.best_epoch = 0
-        self.direction = None
-        self.best = None
+        self._reset()  # so one instance can serve several fit calls
 
     def _is_improvement(self, value, reference):
         # better by more than min_delta

@@ -91,44 +91,18 @@ class single_threaded_blas:
     The networks here multiply 32x64 by 64x64 matrices: a second BLAS thread buys nothing
     there, and on a busy 2-core machine its waiting for a core made training 3-4x slower
     (measured: the deep-MLP comparison took 5.4 s with two BLAS threads, 1.6 s with one).
-    A no-op when numpy's BLAS is not OpenBLAS.
+    A no-op when numpy's BLAS is not OpenBLAS (utils finds it).
     """
 
-    _functions = None
-
-    @classmethod
-    def _find(cls):
-        if cls._functions is None:
-            cls._functions = ()
-            import ctypes
-            import glob
-            libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-            for path in glob.glob(os.path.join(libs, "*openblas*")):
-                try:
-                    lib = ctypes.CDLL(path)  # already loaded by numpy: this only finds it
-                except OSError:
-                    continue
-                for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"),
-                                       ("openblas", "")):
-                    setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                    getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                    if setter is not None and getter is not None:
-                        cls._functions = (setter, getter)
-                        return cls._functions
-        return cls._functions
-
     def __enter__(self):
-        functions = self._find()
-        self._previous = None
-        if functions:
-            setter, getter = functions
-            self._previous = getter()
-            setter(1)
+        self._previous = utils.get_blas_num_threads()
+        if self._previous is not None:
+            utils.set_blas_num_threads(1)
         return self
 
     def __exit__(self, *exc):
         if self._previous is not None:
-            self._find()[0](self._previous)
+            utils.set_blas_num_threads(self._previous)
         return False
 
 
@@ -804,29 +778,30 @@ def _run(args, say):
         if args.command == "demo":
             demo(out=args.out, seed=args.seed, quick=args.quick, figures=not args.no_figures, say=say)
         elif args.command == "compare":
-            result = run_compare(args.activations, depth=args.depth, width=args.width, dataset=args.dataset,
-                                 samples=args.samples, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
-                                 batch_size=args.batch_size, seed=args.seed, initializer=args.init, say=say)
-            say("")
-            print_compare(result, say)
-            _write_json(args.json, result)
+            _report(run_compare(args.activations, depth=args.depth, width=args.width, dataset=args.dataset,
+                                samples=args.samples, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
+                                batch_size=args.batch_size, seed=args.seed, initializer=args.init, say=say),
+                    print_compare, args.json, say)
         elif args.command == "dying":
-            result = run_dying(args.activations, scenario=args.scenario, depth=args.depth, width=args.width,
-                               dataset=args.dataset, samples=args.samples, epochs=args.epochs, lr=args.lr,
-                               hidden_bias=args.bias, seed=args.seed, say=say)
-            say("")
-            print_dying(result, say)
-            _write_json(args.json, result)
+            _report(run_dying(args.activations, scenario=args.scenario, depth=args.depth, width=args.width,
+                              dataset=args.dataset, samples=args.samples, epochs=args.epochs, lr=args.lr,
+                              hidden_bias=args.bias, seed=args.seed, say=say),
+                    print_dying, args.json, say)
         elif args.command == "kernels":
-            result = run_kernels(args.activations, size=args.size, repeats=args.repeats, dtype=args.dtype,
-                                 threads=args.threads, say=say)
-            say("")
-            print_kernels(result, say)
-            _write_json(args.json, result)
+            _report(run_kernels(args.activations, size=args.size, repeats=args.repeats, dtype=args.dtype,
+                                threads=args.threads, say=say),
+                    print_kernels, args.json, say)
     except (ValueError, FileNotFoundError) as exc:
         print(f"tinygrad-relu {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _report(result, print_result, json_path, say):
+    """An experiment's table after a blank line, and its JSON when --json asks for it."""
+    say("")
+    print_result(result, say)
+    _write_json(json_path, result)
 
 
 if __name__ == "__main__":  # pragma: no cover

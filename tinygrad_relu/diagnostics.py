@@ -61,11 +61,6 @@ def hidden_layers(model):
     return [layer for layer in layers[:-1] if layer_activation(layer) not in _NOT_HIDDEN]
 
 
-def _weighted_layers(model):
-    """Layers with a kernel (Dense, Conv): their first weight is the kernel, input side first."""
-    return [layer for layer in _layers(model) if layer.weights and layer.weights[0].ndim >= 2]
-
-
 def _as_input(model, x):
     if isinstance(x, Tensor):
         return Tensor._make(x.data, False, None)

@@ -12,7 +12,9 @@ import math
 
 import numpy as np
 
-from . import utils
+from . import _registry, utils
+from ._registry import (Configurable, cannot_interpret, check_serialized, find_class, from_serialized,
+                        unknown_name)
 
 # The std of a standard normal truncated to [-2, 2]: dividing by it restores the wanted std.
 _TRUNCATED_STD = 0.87962566103423978
@@ -48,22 +50,11 @@ def _check_shape(shape, who):
     return shape
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: subclasses define ``__call__(shape, dtype)`` and ``get_config``."""
 
     def __call__(self, shape, dtype="float32"):  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class _RandomInitializer(Initializer):
@@ -313,39 +304,33 @@ def serialize(initializer):
     """{'class_name': ..., 'config': ...}, Keras' serialized form."""
     if not isinstance(initializer, Initializer):
         raise TypeError(f"initializers.serialize: expected an Initializer, received {type(initializer).__name__}")
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return _registry.serialize(initializer)
 
 
 def deserialize(config):
     """The inverse of ``serialize``."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"initializers.deserialize: expected a dict with 'class_name' and 'config', received {config!r}")
-    cls = _CLASSES.get(config["class_name"]) or _NAMES.get(config["class_name"])
-    if cls is None:
-        raise ValueError(f"initializers.deserialize: unknown initializer class {config['class_name']!r}; "
-                         f"known: {', '.join(sorted(_CLASSES))}")
-    return cls.from_config(dict(config.get("config") or {}))
+    check_serialized(config, "initializers.deserialize")
+    return from_serialized(config, _CLASSES, _NAMES,
+                           "initializers.deserialize: unknown initializer class {name!r}; known: {known}")
 
 
 def get(identifier):
     """An initializer from a Keras name ('he_normal', 'HeNormal'), a serialized dict, an object or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Initializer):
+    if identifier is None or isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        cls = _NAMES.get(identifier) or _CLASSES.get(identifier) or _NAMES.get(identifier.lower())
+        cls = find_class(identifier, _CLASSES, _NAMES)
         if cls is None:
-            raise ValueError(f"Unknown initializer {identifier!r}. Known initializers: {', '.join(sorted(_NAMES))}")
+            raise unknown_name(identifier, _NAMES, "initializer", "initializers")
         return cls()
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
     if callable(identifier):
         return identifier
-    raise TypeError(f"initializers.get: cannot interpret {identifier!r} (type {type(identifier).__name__}) "
-                    "as an initializer; give a name, a dict, an Initializer or a callable")
+    raise cannot_interpret("initializers.get", identifier, "an initializer",
+                           "; give a name, a dict, an Initializer or a callable")
 
 
 # Keras also exports the lower-case aliases as classes.

@@ -15,6 +15,8 @@ last unit) otherwise give a silent wrong answer or an obscure broadcasting error
 import numpy as np
 
 from ._kernels import losses as _kernels
+from ._registry import Configurable, cannot_interpret, check_serialized, find_class, from_serialized, unknown_name
+from ._registry import serialize  # noqa: F401  (public: losses.serialize)
 from .function import Function
 from .tensor import Tensor
 
@@ -288,7 +290,7 @@ def huber(y_true, y_pred, delta=1.0):
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None)
 
 
-class Loss:
+class Loss(Configurable):
     """Base: ``loss(y_true, y_pred, sample_weight=None) -> scalar Tensor`` reduced as Keras does."""
 
     def __init__(self, name=None, reduction="sum_over_batch_size"):
@@ -321,14 +323,6 @@ class Loss:
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class CategoricalCrossentropy(Loss):
@@ -460,17 +454,9 @@ mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 
 
-def serialize(loss):
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
-
-
 def deserialize(config):
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"losses.deserialize: expected a dict with 'class_name' and 'config', received {config!r}")
-    cls = _CLASSES.get(config["class_name"]) or _NAMES.get(config["class_name"])
-    if cls is None:
-        raise ValueError(f"Unknown loss class {config['class_name']!r}. Known: {', '.join(sorted(_CLASSES))}")
-    return cls.from_config(dict(config.get("config") or {}))
+    check_serialized(config, "losses.deserialize")
+    return from_serialized(config, _CLASSES, _NAMES, "Unknown loss class {name!r}. Known: {known}")
 
 
 def get(identifier):
@@ -481,12 +467,12 @@ def get(identifier):
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        cls = _NAMES.get(identifier) or _CLASSES.get(identifier) or _NAMES.get(identifier.lower())
+        cls = find_class(identifier, _CLASSES, _NAMES)
         if cls is None:
-            raise ValueError(f"Unknown loss {identifier!r}. Known losses: {', '.join(sorted(_NAMES))}")
+            raise unknown_name(identifier, _NAMES, "loss", "losses")
         return cls()
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if callable(identifier):
         return LossFunctionWrapper(identifier)
-    raise TypeError(f"losses.get: cannot interpret {identifier!r} (type {type(identifier).__name__}) as a loss")
+    raise cannot_interpret("losses.get", identifier, "a loss")

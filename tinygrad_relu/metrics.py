@@ -13,6 +13,8 @@ is the key History reports.
 """
 import numpy as np
 
+from ._registry import Configurable, cannot_interpret, unknown_name
+
 
 def _as_array(x):
     return np.asarray(getattr(x, "data", x))
@@ -77,7 +79,7 @@ def mean_absolute_error(y_true, y_pred):
 
 
 # ---- Metric objects ------------------------------------------------------------------------------
-class Metric:
+class Metric(Configurable):
     """Base: a weighted running mean of per-sample values."""
 
     def __init__(self, name=None):
@@ -109,10 +111,6 @@ class Metric:
 
     def get_config(self):
         return {"name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} result={self.result():.4g}>"
@@ -265,13 +263,12 @@ def get(identifier, loss=None):
         cls = _CLASSES.get(identifier)
         if cls is not None:
             return cls()
-        raise ValueError(f"Unknown metric {identifier!r}. Known metrics: "
-                         f"{', '.join(sorted(['accuracy', 'acc', *_NAMES]))}")
+        raise unknown_name(identifier, ["accuracy", "acc", *_NAMES], "metric", "metrics")
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if callable(identifier):
         return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", "metric"))
-    raise TypeError(f"metrics.get: cannot interpret {identifier!r} (type {type(identifier).__name__}) as a metric")
+    raise cannot_interpret("metrics.get", identifier, "a metric")
 
 
 mse = MSE = mean_squared_error

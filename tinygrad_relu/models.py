@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from . import activations, debug, function, callbacks as callbacks_module, losses, metrics as metrics_module, optimizers, utils
+from . import _registry, activations, debug, function, losses, optimizers, utils
+from . import callbacks as callbacks_module, metrics as metrics_module
 from .function import no_grad
 from .layers import InputLayer, Layer
 from .layers import get as get_layer_class
@@ -81,7 +82,7 @@ class Sequential:
             layer._ensure_built(shape)
             self._output_shapes.append(tuple(layer.compute_output_shape(shape)))
         elif self._input_batch_shape is not None:
-            self._try_build()
+            self.build()
 
     def pop(self):
         if not self._layers:
@@ -91,9 +92,6 @@ class Sequential:
         if self._output_shapes:
             self._output_shapes.pop()
         return layer
-
-    def _try_build(self):
-        self.build(self._input_batch_shape)
 
     @property
     def layers(self):
@@ -222,7 +220,7 @@ class Sequential:
     def set_weights(self, weights):
         """Load a Keras-ordered list of arrays; every count and shape is checked before anything changes."""
         if not self.built:
-            self._try_build()
+            self.build()
         weights = list(weights)
         expected = sum(len(layer.weights) for layer in self._layers)
         if len(weights) != expected:
@@ -422,11 +420,10 @@ class Sequential:
             tracker = _MeanTracker()
             for step in range(steps):
                 hooks.call("on_train_batch_begin", step)
-                if order is None:
-                    xb, yb = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
-                else:
-                    idx = order[step * batch_size:(step + 1) * batch_size]
-                    xb, yb = x[idx], y[idx]
+                rows = slice(step * batch_size, (step + 1) * batch_size)
+                if order is not None:
+                    rows = order[rows]
+                xb, yb = x[rows], y[rows]
                 loss, predictions = self._train_step(xb, yb)
                 tracker.add(loss, len(xb))
                 self._update_metrics(yb, predictions)
@@ -483,21 +480,19 @@ class Sequential:
         """One gradient step on one batch; returns that batch's loss (and metrics)."""
         self._require_compiled("train_on_batch")
         _unsupported("train_on_batch", sample_weight=sample_weight, class_weight=class_weight)
-        x, y = self._prepare_xy(x, y, "train_on_batch")
-        self._reset_metrics()
-        loss, predictions = self._train_step(x, y)
-        tracker = _MeanTracker()
-        tracker.add(loss, len(x))
-        self._update_metrics(y, predictions)
-        return self._format_result(self._logs(tracker), return_dict)
+        return self._one_batch(self._train_step, x, y, "train_on_batch", return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) of one batch, without training."""
         self._require_compiled("test_on_batch")
         _unsupported("test_on_batch", sample_weight=sample_weight)
-        x, y = self._prepare_xy(x, y, "test_on_batch")
+        return self._one_batch(self._test_step, x, y, "test_on_batch", return_dict)
+
+    def _one_batch(self, step, x, y, who, return_dict):
+        """train_on_batch / test_on_batch: ``step`` on one batch, with fresh metrics."""
+        x, y = self._prepare_xy(x, y, who)
         self._reset_metrics()
-        loss, predictions = self._test_step(x, y)
+        loss, predictions = step(x, y)
         tracker = _MeanTracker()
         tracker.add(loss, len(x))
         self._update_metrics(y, predictions)
@@ -516,7 +511,8 @@ class Sequential:
         logs = {}
         for step in range(steps):
             hooks.call("on_test_batch_begin", step)
-            xb, yb = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
+            rows = slice(step * batch_size, (step + 1) * batch_size)
+            xb, yb = x[rows], y[rows]
             loss, predictions = self._test_step(xb, yb)
             tracker.add(loss, len(xb))
             self._update_metrics(yb, predictions)
@@ -579,7 +575,7 @@ class Sequential:
                 "batch_shape": list(self._input_batch_shape), "dtype": self._dtype(),
                 "name": self._input_layer_name or "input_layer"}})
         for layer in self._layers:
-            layer_configs.append({"class_name": type(layer).__name__, "config": layer.get_config()})
+            layer_configs.append(_registry.serialize(layer))
         return {"name": self.name, "trainable": self.trainable, "layers": layer_configs}
 
     @classmethod
@@ -856,7 +852,8 @@ def _unsupported(who, **kwargs):
         raise NotImplementedError(f"{who}: {', '.join(given)} is not supported yet")
 
 
-def _as_float_array(data, dtype, who):
+def _numeric_array(data, who):
+    """``data`` (a Tensor or anything array-like) as a numpy array of numbers."""
     if isinstance(data, Tensor):
         data = data.data
     try:
@@ -865,20 +862,18 @@ def _as_float_array(data, dtype, who):
         raise ValueError(f"{who} must be a rectangular array; {err}") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{who} must hold numbers, received dtype {arr.dtype}")
+    return arr
+
+
+def _as_float_array(data, dtype, who):
+    arr = _numeric_array(data, who)
     if arr.dtype != dtype or not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr, dtype=dtype)
     return arr
 
 
 def _as_target_array(data, dtype, who):
-    if isinstance(data, Tensor):
-        data = data.data
-    try:
-        arr = np.asarray(data)
-    except ValueError as err:
-        raise ValueError(f"{who} must be a rectangular array; {err}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{who} must hold numbers, received dtype {arr.dtype}")
+    arr = _numeric_array(data, who)
     if arr.dtype.kind == "f" and arr.dtype != dtype:
         arr = arr.astype(dtype)
     elif arr.dtype.kind == "b":
@@ -905,7 +900,7 @@ def _serialize_loss(identifier, loss_fn):
     if isinstance(identifier, str):
         return identifier
     if hasattr(loss_fn, "get_config"):
-        return {"class_name": type(loss_fn).__name__, "config": loss_fn.get_config()}
+        return _registry.serialize(loss_fn)
     return getattr(loss_fn, "name", None) or getattr(loss_fn, "__name__", None)
 
 
@@ -913,7 +908,7 @@ def _serialize_metric(identifier, metric):
     if isinstance(identifier, str):
         return identifier
     if hasattr(metric, "get_config"):
-        return {"class_name": type(metric).__name__, "config": metric.get_config()}
+        return _registry.serialize(metric)
     return getattr(metric, "name", type(metric).__name__)
 
 

@@ -4,6 +4,8 @@ A regularizer is called on a weight Tensor and returns a differentiable scalar T
 """
 import math
 
+from ._registry import Configurable, cannot_interpret, find_class, from_serialized, unknown_name
+from ._registry import serialize  # noqa: F401  (public: regularizers.serialize)
 from .tensor import Tensor
 
 
@@ -19,22 +21,11 @@ def _check_weight(weight, who):
         raise TypeError(f"{who}: expected a Tensor weight, received {type(weight).__name__}")
 
 
-class Regularizer:
+class Regularizer(Configurable):
     """Base class: ``reg(weight) -> scalar Tensor``; ``get_config``/``from_config``."""
 
     def __call__(self, weight):  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class L1L2(Regularizer):
@@ -92,33 +83,20 @@ _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
 _NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2}
 
 
-def serialize(regularizer):
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
-
-
 def get(identifier):
     """A regularizer from 'l1', 'l2', 'l1_l2' (Keras: 0.01 each), a serialized dict, an object or None."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, Regularizer):
+    if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name")) or _NAMES.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"Unknown regularizer class {identifier.get('class_name')!r}. "
-                             f"Known: {', '.join(sorted(_CLASSES))}")
-        return cls.from_config(dict(identifier.get("config") or {}))
+        return from_serialized(identifier, _CLASSES, _NAMES, "Unknown regularizer class {name!r}. Known: {known}")
     if isinstance(identifier, str):
-        key = identifier if identifier in _CLASSES else identifier.lower()
-        if key == "l1_l2" or key == "L1L2":
-            return L1L2(l1=0.01, l2=0.01)  # the string form's defaults, as Keras documents
-        cls = _CLASSES.get(key) or _NAMES.get(key)
+        cls = find_class(identifier, _CLASSES, _NAMES)
         if cls is None:
-            raise ValueError(f"Unknown regularizer {identifier!r}. Known regularizers: {', '.join(sorted(_NAMES))}")
-        return cls()
+            raise unknown_name(identifier, _NAMES, "regularizer", "regularizers")
+        return L1L2(l1=0.01, l2=0.01) if cls is L1L2 else cls()  # the string form's defaults, as Keras documents
     if callable(identifier):
         return identifier
-    raise TypeError(f"regularizers.get: cannot interpret {identifier!r} (type {type(identifier).__name__}) as a regularizer")
+    raise cannot_interpret("regularizers.get", identifier, "a regularizer")
 
 
 l1, l2, l1_l2 = L1, L2, L1L2

@@ -68,6 +68,11 @@ def _write_npy(archive, path, array):
         np.lib.format.write_array(member, array, allow_pickle=False)
 
 
+def _metadata(kind):
+    return {"format": FORMAT_NAME, "kind": kind, "format_version": FORMAT_VERSION,
+            "library_version": _library_version()}
+
+
 def _write_json(archive, path, obj):
     archive.writestr(path, json.dumps(obj, indent=1, allow_nan=True))
 
@@ -140,14 +145,19 @@ def _atomic_write(filepath, write_archive, overwrite, who):
         pass
 
 
-def save_model(model, filepath, overwrite=True):
-    """Write architecture, weights, compile settings and optimizer state to ``filepath``."""
+def _build_or_explain(model, message):
+    """Build ``model`` from its declared input shape; without one, ValueError(message)."""
     if not model.built:
         try:
             model.build()
         except ValueError:
-            raise ValueError(f"save: model '{model.name}' is not built yet; build it (call it on data, "
-                             "give the first layer input_shape=, or call model.build) before saving") from None
+            raise ValueError(message) from None
+
+
+def save_model(model, filepath, overwrite=True):
+    """Write architecture, weights, compile settings and optimizer state to ``filepath``."""
+    _build_or_explain(model, f"save: model '{model.name}' is not built yet; build it (call it on data, "
+                             "give the first layer input_shape=, or call model.build) before saving")
     config = {"class_name": "Sequential", "config": model.get_config(),
               "compile_config": model._compile_config if model.compiled else None}
     entries, arrays = _weights_manifest(model)
@@ -166,8 +176,7 @@ def save_model(model, filepath, overwrite=True):
             optimizer_arrays.append((path, array))
         optimizer_json = dict(optimizers.serialize(optimizer))
         optimizer_json["state"] = state_entries
-    metadata = {"format": FORMAT_NAME, "kind": "model", "format_version": FORMAT_VERSION,
-                "library_version": _library_version()}
+    metadata = _metadata("model")
 
     def write(archive):
         _write_json(archive, "metadata.json", metadata)
@@ -188,8 +197,7 @@ def save_weights(model, filepath, overwrite=True):
     if not model.built:
         raise ValueError(f"save_weights: model '{model.name}' is not built yet, so it has no weights to save")
     entries, arrays = _weights_manifest(model)
-    metadata = {"format": FORMAT_NAME, "kind": "weights", "format_version": FORMAT_VERSION,
-                "library_version": _library_version()}
+    metadata = _metadata("weights")
 
     def write(archive):
         _write_json(archive, "metadata.json", metadata)
@@ -431,12 +439,8 @@ def load_weights(model, filepath):
     archive = _Archive(filepath, "load_weights")
     try:
         _read_metadata(archive, ("weights", "model"))
-        if not model.built:
-            try:
-                model.build()
-            except ValueError:
-                raise ValueError(f"load_weights: model '{model.name}' is not built yet; build it first "
-                                 "(model.build((None, ...)) or call it on data)") from None
+        _build_or_explain(model, f"load_weights: model '{model.name}' is not built yet; build it first "
+                                 "(model.build((None, ...)) or call it on data)")
         _assign_weights(model, _read_weights(archive, model))
     finally:
         archive.close()

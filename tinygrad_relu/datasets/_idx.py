@@ -109,12 +109,11 @@ def load_four_files(dataset, files, base_urls, path):
         if offline():
             problems.append("downloads are disabled ($TINYGRAD_RELU_OFFLINE is set)")
         else:
-            for name, digest in files.values():
-                if name not in missing:
-                    continue
+            digests = dict(files.values())
+            for name in missing:
                 for base in base_urls:
                     try:
-                        download(base + name, os.path.join(directory, name), digest)
+                        download(base + name, os.path.join(directory, name), digests[name])
                         break
                     except (urllib.error.URLError, OSError, ValueError) as exc:
                         problems.append(f"{base + name}: {exc}")

@@ -26,6 +26,8 @@ import numbers
 import numpy as np
 
 from .._kernels import optim as _kernels
+from .._registry import cannot_interpret, check_serialized, find_class, from_serialized, unknown_name
+from .._registry import serialize  # noqa: F401  (public: optimizers.serialize)
 from . import schedules
 from .schedules import LearningRateSchedule
 
@@ -579,17 +581,10 @@ _CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad)}
 _NAMES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
-def serialize(optimizer):
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
-
-
 def deserialize(config):
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"optimizers.deserialize: expected a dict with 'class_name' and 'config', received {config!r}")
-    cls = _CLASSES.get(config["class_name"]) or _NAMES.get(str(config["class_name"]).lower())
-    if cls is None:
-        raise ValueError(f"Unknown optimizer class {config['class_name']!r}. Known: {', '.join(sorted(_CLASSES))}")
-    return cls.from_config(config.get("config") or {})
+    check_serialized(config, "optimizers.deserialize")
+    return from_serialized(config, _CLASSES, _NAMES, "Unknown optimizer class {name!r}. Known: {known}",
+                           ignore_case=True)
 
 
 def get(identifier):
@@ -601,12 +596,12 @@ def get(identifier):
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
     if isinstance(identifier, str):
-        cls = _NAMES.get(identifier.lower())
+        cls = find_class(identifier, _CLASSES, _NAMES)
         if cls is None:
-            raise ValueError(f"Unknown optimizer {identifier!r}. Known optimizers: {', '.join(sorted(_NAMES))}")
+            raise unknown_name(identifier, _NAMES, "optimizer", "optimizers")
         return cls()
-    raise TypeError(f"optimizers.get: cannot interpret {identifier!r} (type {type(identifier).__name__}) as an "
-                    f"optimizer; give a name ({', '.join(sorted(_NAMES))}) or an Optimizer instance")
+    raise cannot_interpret("optimizers.get", identifier, "an optimizer",
+                           f"; give a name ({', '.join(sorted(_NAMES))}) or an Optimizer instance")
 
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules", "get", "serialize",
