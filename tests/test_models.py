@@ -73,6 +73,21 @@ def test_summary_counts_non_trainable_batchnorm_statistics(capsys):
     assert " Non-trainable params: 8 (32.00 B)" in out
 
 
+def test_summary_wraps_long_names_and_counts_optimizer_variables_in_the_total(capsys):
+    # Keras 3 prints, for this model after one epoch of SGD with momentum:
+    # Total params: 66 (264.00 B) ... Optimizer params: 31 (124.00 B)
+    model = Sequential([L.Dense(3, input_shape=(4,)), L.BatchNormalization(), L.Dense(2)])
+    model.compile(optimizer=tr.optimizers.SGD(momentum=0.9), loss="mse")
+    model.fit(np.random.rand(8, 4), np.random.rand(8, 2), verbose=0)
+    model.summary()
+    out = capsys.readouterr().out
+    assert re.search(r"│ batch_normalization +│ \(None, 3\) +│ +12 │\n│ \(BatchNormalization\) +│ +│ +│", out)
+    assert " Total params: 66 (264.00 B)" in out
+    assert " Trainable params: 29 (116.00 B)" in out
+    assert " Non-trainable params: 6 (24.00 B)" in out
+    assert " Optimizer params: 31 (124.00 B)" in out
+
+
 def test_unbuilt_model_summary_and_lazy_build():
     model = Sequential([L.Dense(4), L.Dense(2)])
     assert not model.built
@@ -356,10 +371,20 @@ class Recorder(callbacks.Callback):
         if name.startswith("on_") and not name.startswith("on_batch"):
             events = object.__getattribute__(self, "events")
 
-            def record(*args, logs=None):
-                events.append((name,) + args)
+            def record(*args):  # Keras passes logs positionally, last
+                events.append((name,) + args[:-1])
             return record
         return object.__getattribute__(self, name)
+
+
+def test_lambda_callback_with_positional_logs_as_keras_writes_it():
+    x, labels = blobs(n=40)
+    model = mlp()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    seen = []
+    model.fit(x, labels, epochs=2, verbose=0,
+              callbacks=[callbacks.LambdaCallback(on_epoch_end=lambda e, l: seen.append((e, sorted(l))))])
+    assert seen == [(0, ["loss"]), (1, ["loss"])]
 
 
 def test_callback_hooks_fire_in_keras_order():
@@ -394,3 +419,14 @@ def test_early_stopping_stops_training():
 
     history = model.fit(x, labels, epochs=10, verbose=0, callbacks=[StopAfterTwo()])
     assert history.epoch == [0, 1]
+
+
+def test_keras_top_level_names_resolve():
+    import tinygrad_relu as keras  # a Keras 3 script with only its import changed
+    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2, activation="relu")])
+    assert model.predict(np.ones((3, 4), np.float32), verbose=0).shape == (3, 2)
+    assert keras.load_model is tr.models.load_model
+    # Keras >= 3.9 writes optional=False into InputLayer configs
+    config = model.get_config()
+    config["layers"][0]["config"]["optional"] = False
+    assert Sequential.from_config(config).layers[0].units == 2

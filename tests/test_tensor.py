@@ -67,6 +67,15 @@ def test_graph_released_unless_retained():
     y.backward()
     np.testing.assert_allclose(x.grad, [8.0])
     assert y._ctx is None
+    with pytest.raises(RuntimeError, match="freed by an earlier backward"):
+        y.backward()  # a third time: the graph is gone, and silently doing nothing would mislead
+    np.testing.assert_allclose(x.grad, [8.0])
+
+
+def test_float_and_int_of_a_single_element_tensor():
+    assert float(Tensor([2.5])) == 2.5 and int(Tensor(3.0)) == 3
+    with pytest.raises(ValueError, match="one-element"):
+        float(Tensor([1.0, 2.0]))
 
 
 def test_deep_chain_is_iterative():
@@ -256,7 +265,7 @@ def test_gradcheck_reports_worst_element():
         def backward(self, g):
             return g * self.x  # should be 2x
 
-    with pytest.raises(tr.GradcheckError, match="analytic gradient .* finite difference"):
+    with pytest.raises(tr.GradcheckError, match=r"element \(\d,\): analytic gradient .* finite difference"):
         gradcheck(lambda x: WrongSquare.apply(x), [randn(3)])
 
 

@@ -77,14 +77,21 @@ _SUBMODULES = ("activations", "functional", "layers", "models", "optimizers", "l
                "graphviz", "plot", "saving")
 
 
+# Keras 3 scripts write keras.Sequential, keras.Input, keras.layers.Dense, ...: with
+# `import tinygrad_relu as keras` those resolve too.
+_TOP_LEVEL = {"Sequential": "models", "load_model": "models", "Input": "layers"}
+
+
 def __getattr__(name):
+    import importlib
     if name in _SUBMODULES:
-        import importlib
         return importlib.import_module(f".{name}", __name__)
+    if name in _TOP_LEVEL:
+        return getattr(importlib.import_module(f".{_TOP_LEVEL[name]}", __name__), name)
     raise AttributeError(f"module 'tinygrad_relu' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted(list(globals()) + list(_SUBMODULES) + list(_TOP_LEVEL))
 
 __version__ = "0.1.0"

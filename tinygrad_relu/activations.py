@@ -113,8 +113,8 @@ def log_softmax(x, axis=-1):
 
 
 def linear(x):
-    """The identity: returns its input unmodified."""
-    return x
+    """The identity: returns its input unmodified (as a Tensor, like every activation here)."""
+    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 ALL_ACTIVATIONS = {

@@ -49,7 +49,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
             numeric.reshape(-1)[i] = (plus - minus) / (2 * eps)
         err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
         if err.size and np.nanmax(err) > 0 or np.isnan(analytic).any() != np.isnan(numeric).any():
-            worst = np.unravel_index(int(np.nanargmax(err)), a.shape) if a.ndim else ()
+            worst = tuple(int(i) for i in np.unravel_index(int(np.nanargmax(err)), a.shape)) if a.ndim else ()
             raise GradcheckError(
                 f"gradcheck: input {k} (shape {a.shape}) element {worst}: analytic gradient "
                 f"{analytic[worst]:.10g} vs finite difference {numeric[worst]:.10g} "

@@ -670,7 +670,7 @@ class _Hooks:
         for cb in self.callbacks:
             method = getattr(cb, hook, None)
             if method is not None:
-                method(*args, logs=logs)
+                method(*args, logs)  # positional, as Keras passes it: lambda epoch, l: ... works
 
 
 class ProgbarLogger:
@@ -939,13 +939,15 @@ def summary_text(model, line_length=None):
         return left + mid.join(fill * w for w in widths) + right
 
     def cells(values, edge, aligns=("<", "<", ">")):
-        parts = []
-        for value, w, a in zip(values, widths, aligns):
-            text = str(value)
-            if len(text) > w - 2:
-                text = text[:w - 3] + "…"
-            parts.append(" " + f"{text:{a}{w - 2}}" + " ")
-        return edge + edge.join(parts) + edge
+        """One table row; text too wide for its column wraps at spaces onto more lines, as Keras' does."""
+        columns = [_wrap(str(value), w - 2) for value, w in zip(values, widths)]
+        height = max(len(c) for c in columns)
+        out = []
+        for k in range(height):
+            parts = [" " + f"{(c[k] if k < len(c) else ''):{a}{w - 2}}" + " "
+                     for c, w, a in zip(columns, widths, aligns)]
+            out.append(edge + edge.join(parts) + edge)
+        return "\n".join(out)
 
     rows = []
     for i, layer in enumerate(model.layers):
@@ -966,13 +968,39 @@ def summary_text(model, line_length=None):
     n_train = sum(w.size for w in trainable)
     n_non = sum(w.size for w in non_trainable)
     size_train, size_non = _weights_size(trainable), _weights_size(non_trainable)
-    lines.append(f" Total params: {n_train + n_non:,} ({_readable_size(size_train + size_non)})")
-    lines.append(f" Trainable params: {n_train:,} ({_readable_size(size_train)})")
-    lines.append(f" Non-trainable params: {n_non:,} ({_readable_size(size_non)})")
     optimizer = model.optimizer
+    n_opt = size_opt = None
     if model.compiled and optimizer is not None and getattr(optimizer, "built", False):
-        # Keras counts every optimizer variable: iterations, the learning rate and the slots
+        # Keras counts every optimizer variable (iterations, the learning rate, the slots) at
+        # 4 bytes each, and adds them to the total
         state = optimizer.get_state() if hasattr(optimizer, "get_state") else []
         n_opt = sum(np.asarray(a).size for a in state)
-        lines.append(f" Optimizer params: {n_opt:,} ({_readable_size(float(sum(np.asarray(a).nbytes for a in state)))})")
+        size_opt = 4.0 * n_opt
+    lines.append(f" Total params: {n_train + n_non + (n_opt or 0):,} "
+                 f"({_readable_size(size_train + size_non + (size_opt or 0.0))})")
+    lines.append(f" Trainable params: {n_train:,} ({_readable_size(size_train)})")
+    lines.append(f" Non-trainable params: {n_non:,} ({_readable_size(size_non)})")
+    if n_opt is not None:
+        lines.append(f" Optimizer params: {n_opt:,} ({_readable_size(size_opt)})")
     return "\n".join(lines)
+
+
+def _wrap(text, width):
+    """Split text into lines of at most width characters, at spaces where possible."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        while len(word) > width:  # a single word longer than the column is cut hard
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if not line:
+            line = word
+        elif len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            lines.append(line)
+            line = word
+    lines.append(line)
+    return lines

@@ -29,7 +29,8 @@ def _to_array(data, dtype):
 class Tensor:
     """A numpy array with an optional gradient and a link to the op that produced it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain_grad", "__weakref__")
+    # _graph_freed is set (only) on a tensor whose graph backward() released
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain_grad", "_graph_freed", "__weakref__")
     __array_priority__ = 1000  # numpy array (op) Tensor defers to Tensor's reflected op
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -76,6 +77,12 @@ class Tensor:
 
     def numpy(self):
         return self.data
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
 
     def item(self):
         if self.data.size != 1:
@@ -137,6 +144,10 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape} but the tensor has shape {self.shape}")
         if self._ctx is None:  # a leaf: d(self)/d(self) = grad
+            if getattr(self, "_graph_freed", False):
+                raise RuntimeError(
+                    "backward: the graph behind this tensor was freed by an earlier backward(); "
+                    "call the first backward with retain_graph=True to run backward twice")
             self._accumulate(grad)
             return
         from . import function
@@ -173,6 +184,8 @@ class Tensor:
                     grads[key] = pg if prev is None else prev + pg
             if not retain_graph:
                 node._ctx = None
+        if not retain_graph:
+            self._graph_freed = True
 
     def _accumulate(self, g, owned=False):
         """Add ``g`` into ``.grad``; ``owned``: g is a fresh array nobody else holds, so keep it as is."""

@@ -19,6 +19,7 @@ class InputLayer(Layer):
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
         kwargs.pop("sparse", None)
         kwargs.pop("ragged", None)
+        kwargs.pop("optional", None)  # Keras >= 3.9 writes it into InputLayer configs
         if shape is None and batch_shape is None:
             raise ValueError("Input: give `shape` (without the batch axis), e.g. Input(shape=(28, 28, 1))")
         if shape is not None and batch_shape is not None:
