@@ -22,9 +22,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import tinygrad_relu as tr  # noqa: E402
 from tinygrad_relu import functional as F  # noqa: E402
+from tinygrad_relu.ops.conv import Workspace  # noqa: E402
 
 
-def conv_case(name, n, spatial, cin, cout, k, padding, x_grad):
+def conv_case(name, n, spatial, cin, cout, k, padding, x_grad, relu=False):
     """(name, ours_step, torch_step, flops, gemm_shape) for one convolution layer."""
     import torch
     import torch.nn.functional as TF
@@ -41,9 +42,14 @@ def conv_case(name, n, spatial, cin, cout, k, padding, x_grad):
     kt = tr.Tensor(kernel, requires_grad=True)
     bt = tr.Tensor(bias, requires_grad=True)
 
+    workspace = Workspace()  # what a Conv layer passes: scratch buffers reused across calls
+
     def ours():
         xt.grad = kt.grad = bt.grad = None
-        conv(xt, kt, bt, padding=padding).backward(grad_out)
+        if relu:  # the fused op: ReLU in place on the GEMM output, mask from the output in backward
+            conv(xt, kt, bt, padding=padding, activation="relu", workspace=workspace).backward(grad_out)
+        else:
+            conv(xt, kt, bt, padding=padding, workspace=workspace).backward(grad_out)
 
     # PyTorch's native layout: NCHW, kernel (cout, cin, kh, kw)
     to_nchw = (0, 3, 1, 2) if rank == 2 else (0, 2, 1)
@@ -56,7 +62,8 @@ def conv_case(name, n, spatial, cin, cout, k, padding, x_grad):
 
     def theirs():
         xp.grad = kp.grad = bp.grad = None
-        tconv(xp, kp, bp, padding=padding).backward(gp)
+        out = tconv(xp, kp, bp, padding=padding)
+        (torch.relu(out) if relu else out).backward(gp)
 
     rows = n * int(np.prod(out_spatial))
     depth = k ** rank * cin
@@ -73,9 +80,11 @@ def pool_case(name, n, h, w, c):
     grad_out = rng.standard_normal((n, h // 2, w // 2, c), dtype=np.float32)
     xt = tr.Tensor(x, requires_grad=True)
 
+    workspace = Workspace()
+
     def ours():
         xt.grad = None
-        F.max_pool2d(xt, 2).backward(grad_out)
+        F.max_pool2d(xt, 2, workspace=workspace).backward(grad_out)
 
     xp = torch.tensor(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), requires_grad=True)
     gp = torch.tensor(np.ascontiguousarray(grad_out.transpose(0, 3, 1, 2)))
@@ -137,6 +146,8 @@ def main():
     cases = [
         conv_case("conv2d 28x28x1->32 3x3 b64 (no dx)", 64, (28, 28), 1, 32, 3, "valid", False),
         conv_case("conv2d 13x13x32->64 3x3 b64", 64, (13, 13), 32, 64, 3, "valid", True),
+        conv_case("conv2d+relu fused 28x28x1->32 (no dx)", 64, (28, 28), 1, 32, 3, "valid", False, relu=True),
+        conv_case("conv2d+relu fused 13x13x32->64", 64, (13, 13), 32, 64, 3, "valid", True, relu=True),
         conv_case("conv1d 40x1->25 k5 same b100 (no dx)", 100, (40,), 1, 25, 5, "same", False),
         pool_case("max_pool2d 2x2 26x26x32 b64", 64, 26, 26, 32),
     ]

@@ -707,7 +707,9 @@ def thread_setup(torch):
     try:
         import threadpoolctl
         threadpoolctl.threadpool_limits(n, user_api="blas")
-        info["blas"] = [{"lib": p.get("internal_api"), "threads": p.get("num_threads")}
+        # "kernel" is the CPU kernel set OpenBLAS runs (OPENBLAS_CORETYPE=Haswell pins AVX2 even on AVX-512 CPUs)
+        info["blas"] = [{"lib": p.get("internal_api"), "threads": p.get("num_threads"),
+                         "kernel": p.get("architecture"), "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
                         for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
         blas = f"BLAS via threadpoolctl: {info['blas']}"
     except ImportError:

@@ -325,3 +325,165 @@ def test_multithreaded_kernels_match_the_reference(monkeypatch, padding, strides
     np.testing.assert_allclose(y.data, naive_conv2d(x, kernel, None, s, d, padding), atol=1e-10)
     np.testing.assert_allclose(xt.grad, want_dx, atol=1e-10)
     np.testing.assert_allclose(kt.grad, want_dk, atol=1e-10)
+
+
+# ---- the fused convolution (bias + activation in one op) and its scratch buffers ----------
+def _conv_grads(conv, x, kernel, bias, grad, **kwargs):
+    xt, kt, bt = (tr.Tensor(a, requires_grad=True) for a in (x, kernel, bias))
+    y = conv(xt, kt, bt, **kwargs)
+    y.backward(grad)
+    return y.data, xt.grad, kt.grad, bt.grad
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "elu", "leaky_relu"])
+@pytest.mark.parametrize("rank,k,padding", [(2, 3, "valid"), (2, 1, "same"), (1, 3, "causal")])
+def test_fused_activation_matches_the_unfused_chain(dtype, activation, rank, k, padding):
+    from tinygrad_relu import activations
+    from tinygrad_relu.ops.conv import Workspace
+    rng = np.random.default_rng(21)
+    conv = F.conv2d if rank == 2 else F.conv1d
+    spatial = (7, 6) if rank == 2 else (9,)
+    x = rng.standard_normal((3, *spatial, 4)).astype(dtype)
+    kernel = (rng.standard_normal((k,) * rank + (4, 5)) * 0.5).astype(dtype)
+    bias = rng.standard_normal(5).astype(dtype)
+    y_ref = conv(tr.Tensor(x), tr.Tensor(kernel), tr.Tensor(bias), padding=padding)
+    grad = rng.standard_normal(y_ref.shape).astype(dtype)
+    act = activations.get(activation)
+    want = _conv_grads(lambda *a, **kw: act(conv(*a, **kw)), x, kernel, bias, grad, padding=padding)
+    workspace = Workspace()
+    for _ in range(2):  # the second call runs on the reused scratch buffers
+        got = _conv_grads(conv, x, kernel, bias, grad, padding=padding, activation=activation, workspace=workspace)
+        for g, w in zip(got, want):  # the same GEMMs and the same activation kernels: bit for bit
+            assert g.dtype == dtype
+            np.testing.assert_array_equal(g, w)
+
+
+def test_fused_relu_is_exactly_relu_of_the_product_with_zero_and_nan():
+    # ReLU'(0) = 0 and NaN propagates, as the standalone ReLU op
+    x = np.array([[[[1.0], [0.0], [-1.0], [np.nan]]]])
+    kernel = np.ones((1, 1, 1, 1))
+    xt, kt = tr.Tensor(x, requires_grad=True), tr.Tensor(kernel, requires_grad=True)
+    y = F.conv2d(xt, kt, activation="relu")
+    np.testing.assert_array_equal(y.data.ravel(), [1.0, 0.0, 0.0, np.nan])
+    y.backward(np.ones_like(y.data))
+    np.testing.assert_array_equal(xt.grad.ravel(), [1.0, 0.0, 0.0, 1.0])
+
+
+def test_fused_conv_gradcheck_float64():
+    from tinygrad_relu.gradcheck import gradcheck
+    rng = np.random.default_rng(4)
+    x = tr.Tensor(rng.standard_normal((2, 5, 6, 2)) + 0.05, requires_grad=True)
+    kernel = tr.Tensor(rng.standard_normal((3, 3, 2, 3)), requires_grad=True)
+    bias = tr.Tensor(rng.standard_normal(3), requires_grad=True)
+    assert gradcheck(lambda a, b, c: F.conv2d(a, b, c, padding="same", activation="tanh"), [x, kernel, bias])
+
+
+def test_unknown_fused_activation_is_a_value_error():
+    with pytest.raises(ValueError, match="activation 'softmax' cannot be fused"):
+        F.conv2d(np.ones((1, 3, 3, 1)), np.ones((1, 1, 1, 1)), activation="softmax")
+
+
+def test_conv_layer_fuses_builtin_activations_but_not_custom_callables():
+    from tinygrad_relu import layers as L
+    from tinygrad_relu.ops.conv import Conv2D as Conv2DOp
+    rng = np.random.default_rng(2)
+    x = tr.Tensor(rng.standard_normal((2, 6, 6, 3)).astype(np.float32))
+    layer = L.Conv2D(4, 3, activation="relu")
+    y = layer(x, training=True)
+    assert isinstance(y._ctx, Conv2DOp) and y._ctx.activation == "relu"
+    custom = L.Conv2D(4, 3, activation=lambda t: t.relu())
+    custom.build(x.shape)
+    custom.set_weights(layer.get_weights())
+    z = custom(x, training=True)
+    assert not isinstance(z._ctx, Conv2DOp)  # the custom callable ran as its own op
+    np.testing.assert_allclose(y.data, z.data, rtol=1e-6)
+
+
+def test_first_layer_input_gradient_is_skipped():
+    from tinygrad_relu.ops import conv as conv_ops
+    x = tr.Tensor(np.ones((2, 5, 5, 1), np.float32))  # a data batch: no gradient wanted
+    kernel = tr.Tensor(np.ones((3, 3, 1, 2), np.float32), requires_grad=True)
+    y = F.conv2d(x, kernel, activation="relu")
+    op = y._ctx
+    calls = []
+    original = conv_ops._kernels.col2im_2d
+    try:
+        conv_ops._kernels.col2im_2d = lambda *a: calls.append(a)
+        y.backward(np.ones(y.shape, np.float32))
+    finally:
+        conv_ops._kernels.col2im_2d = original
+    assert op.needs_input_grad[0] is False and calls == [] and x.grad is None
+    assert kernel.grad.shape == (3, 3, 1, 2)
+
+
+def test_workspace_reuses_one_buffer_per_name_and_never_shares_a_live_one():
+    from tinygrad_relu.ops.conv import Workspace
+    ws = Workspace()
+    a = ws.take("cols", (4, 3), np.float32)
+    b = ws.take("cols", (4, 3), np.float32)  # `a` is still out: a second, distinct buffer
+    assert a is not b
+    ws.give("cols", a)
+    assert ws.take("cols", (4, 3), np.float32) is a
+    ws.give("cols", a)
+    c = ws.take("cols", (5, 3), np.float32)  # another shape replaces the slot, never adds one
+    assert c is not a and c.shape == (5, 3)
+    ws.give("cols", c)
+    assert len(ws._slots) == 1
+
+
+def test_two_forwards_before_backward_get_correct_gradients_with_a_shared_workspace():
+    from tinygrad_relu.ops.conv import Workspace
+    rng = np.random.default_rng(8)
+    ws = Workspace()
+    kernel = tr.Tensor(rng.standard_normal((3, 3, 2, 3)), requires_grad=True)
+    x1, x2 = rng.standard_normal((2, 6, 6, 2)), rng.standard_normal((2, 6, 6, 2))
+    y1 = F.conv2d(tr.Tensor(x1), kernel, activation="relu", workspace=ws)
+    y2 = F.conv2d(tr.Tensor(x2), kernel, activation="relu", workspace=ws)
+    g = np.ones(y1.shape)
+    y1.backward(g)
+    dk1 = kernel.grad.copy()
+    kernel.grad = None
+    y2.backward(g)
+    want1 = naive_conv2d_grads(x1, kernel.data, g * (y1.data > 0), (1, 1), (1, 1), "valid")[1]
+    want2 = naive_conv2d_grads(x2, kernel.data, g * (y2.data > 0), (1, 1), (1, 1), "valid")[1]
+    np.testing.assert_allclose(dk1, want1, atol=1e-10)
+    np.testing.assert_allclose(kernel.grad, want2, atol=1e-10)
+
+
+def test_no_grad_forward_returns_its_buffer_at_once():
+    from tinygrad_relu.ops.conv import Workspace
+    ws = Workspace()
+    kernel = tr.Tensor(np.ones((3, 3, 1, 2)), requires_grad=True)
+    with tr.no_grad():
+        F.conv2d(tr.Tensor(np.ones((2, 5, 5, 1))), kernel, workspace=ws)
+    assert ws._slots["cols"].shape == (18, 9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_reject_mismatched_buffers(dtype):
+    from tinygrad_relu._kernels import conv as kernels
+    x = np.ones((2, 5, 5, 1), dtype)
+    with pytest.raises(ValueError, match="im2col_2d: cols has shape"):
+        kernels.im2col_2d(x, np.empty((10, 9), dtype), 3, 3, 1, 1, 1, 1, 0, 0, 3, 3, False)
+    with pytest.raises(ValueError, match="col2im_2d: cols has shape"):
+        kernels.col2im_2d(np.empty((18, 4), dtype), x.copy(), 3, 3, 1, 1, 1, 1, 0, 0, 3, 3, False)
+
+
+def test_recycled_outputs_are_never_overwritten_while_someone_holds_them():
+    from tinygrad_relu import layers as L
+    rng = np.random.default_rng(12)
+    layer = L.Conv2D(3, 3, activation="relu")
+    x1, x2 = (tr.Tensor(rng.standard_normal((2, 6, 6, 2)).astype(np.float32)) for _ in range(2))
+    held = layer(x1, training=True)  # the caller keeps this output
+    kept = held.data.copy()
+    view = layer(x2, training=True).data[:, 0]  # only a view of the second output survives
+    second = view.copy()
+    for _ in range(3):
+        out = layer(x1, training=True)
+        out.backward(np.ones(out.shape, np.float32))
+        del out
+    np.testing.assert_array_equal(held.data, kept)
+    np.testing.assert_array_equal(view, second)
+    address = layer(x2, training=True).data.ctypes.data  # the result is dropped at once ...
+    assert layer(x2, training=True).data.ctypes.data == address  # ... so its array is reused

@@ -225,3 +225,71 @@ def test_multithreaded_kernels_match_the_reference(monkeypatch, kind):
     want, windows = naive_pool2d(x, (3, 3), (2, 2), "same", kind)
     np.testing.assert_allclose(y.data, want, atol=1e-12)
     np.testing.assert_allclose(xt.grad, naive_pool2d_grad(x, grad, windows, kind), atol=1e-12)
+
+
+# ---- the 2x2 / stride 2 kernels against the general ones ---------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("h,w", [(6, 8), (7, 5), (1, 2), (3, 3)])
+def test_two_by_two_kernels_equal_the_general_ones(dtype, h, w):
+    from tinygrad_relu._kernels import pool as kernels
+    rng = np.random.default_rng(h * 10 + w)
+    # few distinct values: ties everywhere; plus NaNs, which must win and stay
+    x = rng.integers(-2, 3, size=(3, h, w, 5)).astype(dtype)
+    x[0, 0, 1, 0] = np.nan
+    x[1, h - 1, w - 1, 2] = np.nan
+    shape = (3, h // 2, w // 2, 5)
+    out_general, out_fast = np.empty(shape, dtype), np.empty(shape, dtype)
+    arg_general, arg_fast = np.empty(shape, np.int32), np.empty(shape, np.int32)
+    kernels.max_pool_2d(x, out_general, arg_general, 2, 2, 2, 2, 0, 0, False)
+    kernels.max_pool_2x2(x, out_fast, arg_fast, False)
+    np.testing.assert_array_equal(out_fast, out_general)
+    np.testing.assert_array_equal(arg_fast, arg_general)
+    grad = rng.standard_normal(shape).astype(dtype)
+    dx_general = np.zeros(x.shape, dtype)
+    dx_fast = np.full(x.shape, 7.0, dtype)  # garbage: the fast kernel must write every cell
+    kernels.max_pool_2d_backward(grad, arg_general, dx_general, False)
+    kernels.max_pool_2x2_backward(grad, arg_fast, dx_fast, True)
+    np.testing.assert_array_equal(dx_fast, dx_general)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_two_by_two_path_is_taken_and_matches_the_reference(dtype):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 9, 6, 3)).astype(dtype)
+    xt = tr.Tensor(x, requires_grad=True)
+    y = F.max_pool2d(xt, 2)
+    assert y._ctx.two_by_two and y.dtype == dtype
+    grad = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(grad)
+    want, windows = naive_pool2d(x.astype(np.float64), (2, 2), (2, 2), "valid", "max")
+    np.testing.assert_array_equal(y.data, want.astype(dtype))
+    np.testing.assert_allclose(xt.grad, naive_pool2d_grad(x.astype(np.float64), grad.astype(np.float64),
+                                                          windows, "max"), atol=0)
+    assert not F.max_pool2d(tr.Tensor(x, requires_grad=True), 2, padding="same")._ctx.two_by_two  # 9 rows: padded
+
+
+def test_pool_layer_reuses_its_argmax_buffer_and_gradients_stay_right():
+    from tinygrad_relu import layers as L
+    layer = L.MaxPooling2D(2)
+    rng = np.random.default_rng(6)
+    for step in range(3):
+        x = rng.standard_normal((2, 4, 4, 2))
+        xt = tr.Tensor(x, requires_grad=True)
+        y = layer(xt, training=True)
+        y.backward(np.ones(y.shape))
+        want, windows = naive_pool2d(x, (2, 2), (2, 2), "valid", "max")
+        np.testing.assert_array_equal(xt.grad, naive_pool2d_grad(x, np.ones(y.shape), windows, "max"))
+        if step == 0:
+            first = layer._workspace._slots["argmax"]
+    assert layer._workspace._slots["argmax"] is first
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_debug_build_bounds_checks_cover_the_pool_kernels(parallel):
+    from tinygrad_relu._kernels import pool as kernels, threads
+    if not threads.debug_build():
+        pytest.skip("bounds checks exist only in the debug build (TINYGRAD_RELU_DEBUG=1)")
+    grad = np.ones((1, 1, 1, 2))
+    corrupt_argmax = np.array([[[[0, 99]]]], np.int32)  # cell 99 of a 2x2 image
+    with pytest.raises(IndexError):
+        kernels.max_pool_2d_backward(grad, corrupt_argmax, np.zeros((1, 2, 2, 2)), parallel)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .tensor import Tensor
 from .ops import activation as _activation
-from .ops.conv import Conv1D, Conv2D, as_tuple, window_geometry
+from .ops.conv import FUSABLE as CONV_FUSABLE, NO_WORKSPACE, Conv1D, Conv2D, as_tuple, window_geometry
 from .ops.pool import AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D
 
 # Activations, re-exported so a layer needs nothing but this module. Looked up by name so
@@ -59,7 +59,7 @@ def _check_padding(where, padding, allowed):
 
 
 # ---- convolution ------------------------------------------------------------------------
-def _conv(where, op, rank, x, kernel, bias, strides, padding, dilation_rate, paddings):
+def _conv(where, op, rank, x, kernel, bias, strides, padding, dilation_rate, paddings, activation, workspace):
     layout = "(N, L, C)" if rank == 1 else "(N, H, W, C)"
     kernel_layout = "(k, cin, cout)" if rank == 1 else "(kh, kw, cin, cout)"
     x_shape = _check_rank(where, "input", x, rank + 2, layout)
@@ -77,23 +77,36 @@ def _conv(where, op, rank, x, kernel, bias, strides, padding, dilation_rate, pad
         raise ValueError(f"{where}: kernel shape {tuple(k_shape)} has an empty axis")
     out_size, pads = window_geometry(where, tuple(x_shape[1:-1]), tuple(k_shape[:rank]), strides,
                                      dilation, padding)
+    activation = "linear" if activation is None else activation
+    if activation not in CONV_FUSABLE:
+        raise ValueError(f"{where}: activation {activation!r} cannot be fused into the convolution; "
+                         f"expected one of {', '.join(sorted(CONV_FUSABLE))} (apply others to the output)")
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
-    return op.apply(*inputs, strides=strides, dilation=dilation, pads=pads, out_size=out_size)
+    return op.apply(*inputs, strides=strides, dilation=dilation, pads=pads, out_size=out_size,
+                    activation=activation, workspace=NO_WORKSPACE if workspace is None else workspace)
 
 
-def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
-    """2-D convolution (cross-correlation, as Keras): x (N, H, W, C), kernel (kh, kw, cin, cout)."""
-    return _conv("conv2d", Conv2D, 2, x, kernel, bias, strides, padding, dilation_rate, ("valid", "same"))
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, *, activation=None,
+           workspace=None):
+    """2-D convolution (cross-correlation, as Keras): x (N, H, W, C), kernel (kh, kw, cin, cout).
+
+    ``activation`` (a name in ops.conv.FUSABLE, e.g. "relu") is applied inside the same op:
+    ReLU in place on the matrix product's output, its mask taken from the output in backward.
+    ``workspace`` (an ops.conv.Workspace a layer keeps) lets scratch buffers be reused across calls.
+    """
+    return _conv("conv2d", Conv2D, 2, x, kernel, bias, strides, padding, dilation_rate, ("valid", "same"),
+                 activation, workspace)
 
 
-def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
-    """1-D convolution: x (N, L, C), kernel (k, cin, cout); padding valid, same or causal."""
+def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, *, activation=None,
+           workspace=None):
+    """1-D convolution: x (N, L, C), kernel (k, cin, cout); padding valid, same or causal (see conv2d for the rest)."""
     return _conv("conv1d", Conv1D, 1, x, kernel, bias, strides, padding, dilation_rate,
-                 ("valid", "same", "causal"))
+                 ("valid", "same", "causal"), activation, workspace)
 
 
 # ---- pooling ----------------------------------------------------------------------------
-def _pool(where, op, rank, x, pool_size, strides, padding):
+def _pool(where, op, rank, x, pool_size, strides, padding, workspace=None):
     layout = "(N, L, C)" if rank == 1 else "(N, H, W, C)"
     x_shape = _check_rank(where, "input", x, rank + 2, layout)
     padding = _check_padding(where, padding, ("valid", "same"))
@@ -101,27 +114,28 @@ def _pool(where, op, rank, x, pool_size, strides, padding):
     strides = pool_size if strides is None else as_tuple(strides, rank, "strides", where)
     out_size, pads = window_geometry(where, tuple(x_shape[1:-1]), pool_size, strides, (1,) * rank,
                                      padding, window_name="pool_size")
-    return op.apply(x, pool_size=pool_size, strides=strides, pads=pads, out_size=out_size)
+    return op.apply(x, pool_size=pool_size, strides=strides, pads=pads, out_size=out_size,
+                    workspace=NO_WORKSPACE if workspace is None else workspace)
 
 
-def max_pool2d(x, pool_size=2, strides=None, padding="valid"):
+def max_pool2d(x, pool_size=2, strides=None, padding="valid", *, workspace=None):
     """Max over pool_size windows of x (N, H, W, C); strides default to pool_size."""
-    return _pool("max_pool2d", MaxPool2D, 2, x, pool_size, strides, padding)
+    return _pool("max_pool2d", MaxPool2D, 2, x, pool_size, strides, padding, workspace)
 
 
-def max_pool1d(x, pool_size=2, strides=None, padding="valid"):
+def max_pool1d(x, pool_size=2, strides=None, padding="valid", *, workspace=None):
     """Max over pool_size windows of x (N, L, C); strides default to pool_size."""
-    return _pool("max_pool1d", MaxPool1D, 1, x, pool_size, strides, padding)
+    return _pool("max_pool1d", MaxPool1D, 1, x, pool_size, strides, padding, workspace)
 
 
-def avg_pool2d(x, pool_size=2, strides=None, padding="valid"):
+def avg_pool2d(x, pool_size=2, strides=None, padding="valid", *, workspace=None):
     """Mean over pool_size windows of x (N, H, W, C), counting real (unpadded) cells only."""
-    return _pool("avg_pool2d", AvgPool2D, 2, x, pool_size, strides, padding)
+    return _pool("avg_pool2d", AvgPool2D, 2, x, pool_size, strides, padding, workspace)
 
 
-def avg_pool1d(x, pool_size=2, strides=None, padding="valid"):
+def avg_pool1d(x, pool_size=2, strides=None, padding="valid", *, workspace=None):
     """Mean over pool_size windows of x (N, L, C), counting real (unpadded) cells only."""
-    return _pool("avg_pool1d", AvgPool1D, 1, x, pool_size, strides, padding)
+    return _pool("avg_pool1d", AvgPool1D, 1, x, pool_size, strides, padding, workspace)
 
 
 def _as_tensor(x):

@@ -1,5 +1,6 @@
 """Convolution layers, channels_last as Keras: Conv1D (N, L, C) and Conv2D (N, H, W, C)."""
 from .. import activations, functional as F, initializers, regularizers
+from ..ops import conv as conv_ops
 from .base import Layer, normalize_tuple, positive_int, shape_str
 from .core import _serialize_or_none
 
@@ -49,6 +50,22 @@ class _Conv(Layer):
         if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
             raise NotImplementedError(f"{kind} '{self.name}': activity_regularizer and constraints are not supported")
         self.kernel = self.bias = None
+        self._workspace = conv_ops.Workspace()  # scratch buffers reused across steps (one slot each)
+
+    def _fused_activation(self):
+        """The activation's name when the convolution op applies it itself, else None (cached per function)."""
+        activation = self.activation
+        cached = self.__dict__.get("_fused_for")
+        if cached is not None and cached[0] is activation:
+            return cached[1]
+        try:
+            name = activations.serialize(activation)
+        except (ValueError, TypeError):
+            name = None
+        if name not in conv_ops.FUSABLE or activations.ALL_ACTIVATIONS.get(name) is not activation:
+            name = None  # a custom callable that merely shares a built-in's name is not fused
+        self._fused_for = (activation, name)
+        return name
 
     def check_input_shape(self, shape):
         self._require_ndim(shape, self.rank + 2)
@@ -79,7 +96,13 @@ class _Conv(Layer):
         return (input_shape[0],) + spatial + (self.filters,)
 
     def call(self, x, training=False):
-        return self.activation(self.call_logits(x, training))
+        name = self._fused_activation()
+        if name is None:
+            return self.activation(self.call_logits(x, training))
+        return self._convolve(x, name)
+
+    def call_logits(self, x, training=False):
+        return self._convolve(x, "linear")
 
     def get_config(self):
         config = super().get_config()
@@ -105,15 +128,15 @@ class Conv1D(_Conv):
     """1-D convolution over (N, steps, channels); kernel (k, cin, filters)."""
     rank = 1
 
-    def call_logits(self, x, training=False):
+    def _convolve(self, x, activation):
         return F.conv1d(x, self.kernel, self.bias, strides=self.strides[0], padding=self.padding,
-                        dilation_rate=self.dilation_rate[0])
+                        dilation_rate=self.dilation_rate[0], activation=activation, workspace=self._workspace)
 
 
 class Conv2D(_Conv):
     """2-D convolution over (N, H, W, channels); kernel (kh, kw, cin, filters)."""
     rank = 2
 
-    def call_logits(self, x, training=False):
+    def _convolve(self, x, activation):
         return F.conv2d(x, self.kernel, self.bias, strides=self.strides, padding=self.padding,
-                        dilation_rate=self.dilation_rate)
+                        dilation_rate=self.dilation_rate, activation=activation, workspace=self._workspace)

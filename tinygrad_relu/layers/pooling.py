@@ -1,5 +1,6 @@
 """Pooling layers, channels_last: max / average over windows, and global pooling."""
 from .. import functional as F
+from ..ops import conv as conv_ops
 from .base import Layer, normalize_tuple, shape_str
 from .conv import conv_output_length
 
@@ -20,6 +21,7 @@ class _Pooling(Layer):
         if data_format not in (None, "channels_last"):
             raise ValueError(f"{kind} '{self.name}': only data_format='channels_last' is supported, "
                              f"received data_format={data_format!r}")
+        self._workspace = conv_ops.Workspace()  # the argmax buffer, reused across steps
 
     def check_input_shape(self, shape):
         self._require_ndim(shape, self.rank + 2)
@@ -38,8 +40,10 @@ class _Pooling(Layer):
     def call(self, x, training=False):
         pool = getattr(F, self.pool_function)
         if self.rank == 1:
-            return pool(x, pool_size=self.pool_size[0], strides=self.strides[0], padding=self.padding)
-        return pool(x, pool_size=self.pool_size, strides=self.strides, padding=self.padding)
+            return pool(x, pool_size=self.pool_size[0], strides=self.strides[0], padding=self.padding,
+                        workspace=self._workspace)
+        return pool(x, pool_size=self.pool_size, strides=self.strides, padding=self.padding,
+                    workspace=self._workspace)
 
     def get_config(self):
         config = super().get_config()

@@ -5,9 +5,10 @@ max pooling ignores the padding and average pooling divides by the real cell cou
 """
 import numpy as np
 
+from .. import function as _function
 from ..function import Function
 from .._kernels import pool as _kernels
-from .conv import float_dtype
+from .conv import NO_WORKSPACE, float_dtype
 
 # Pooling goes multi-threaded only above this many window reads: below it (the seed CNN's
 # 2x2 pool over 64x26x26x32 reads 1.4M cells in ~1 ms) two threads save a few tenths of a
@@ -23,21 +24,39 @@ def _prepare(x):
 class MaxPool2D(Function):
     """y = max over the window;  dx = dy at the window's (first) maximum, 0 elsewhere"""
 
-    def forward(self, x, pool_size, strides, pads, out_size):
+    def forward(self, x, pool_size, strides, pads, out_size, workspace=NO_WORKSPACE):
         x = _prepare(x)
         n, h, w, c = x.shape
         (ph, pw), (sh, sw), (pt, pl), (oh, ow) = pool_size, strides, pads, out_size
-        self.x_shape, self.dtype = x.shape, x.dtype
+        self.x_shape, self.dtype, self.workspace = x.shape, x.dtype, workspace
         self.parallel = n > 1 and n * oh * ow * ph * pw * c >= PARALLEL_MIN_WORK
-        out = np.empty((n, oh, ow, c), dtype=x.dtype)
-        self.argmax = np.empty((n, oh, ow, c), dtype=np.int32)
-        _kernels.max_pool_2d(x, out, self.argmax, ph, pw, sh, sw, pt, pl, self.parallel)
+        # the seed CNN's 2x2 / stride 2 / no padding has its own kernels (measured: forward 1.35x,
+        # backward 2.7x faster than the general ones, which must zero dx and scatter)
+        self.two_by_two = (pool_size == (2, 2) and strides == (2, 2) and pads == (0, 0)
+                           and out_size == (h // 2, w // 2))
+        out = workspace.recycle("out", (n, oh, ow, c), x.dtype)
+        argmax = workspace.take("argmax", (n, oh, ow, c), np.int32)
+        if self.two_by_two:
+            _kernels.max_pool_2x2(x, out, argmax, self.parallel)
+        else:
+            _kernels.max_pool_2d(x, out, argmax, ph, pw, sh, sw, pt, pl, self.parallel)
+        if _function._grad_enabled and self.needs_input_grad[0]:
+            self.argmax = argmax
+        else:  # no backward will read it
+            self.argmax = None
+            workspace.give("argmax", argmax)
         return out
 
     def backward(self, grad):
         grad = np.ascontiguousarray(grad, dtype=self.dtype)
-        dx = np.zeros(self.x_shape, dtype=self.dtype)
-        _kernels.max_pool_2d_backward(grad, self.argmax, dx, self.parallel)
+        if self.two_by_two:
+            dx = self.workspace.recycle("dx", self.x_shape, self.dtype)  # the kernel writes every cell
+            _kernels.max_pool_2x2_backward(grad, self.argmax, dx, self.parallel)
+        else:
+            dx = self.workspace.recycle("dx", self.x_shape, self.dtype)
+            dx.fill(0)
+            _kernels.max_pool_2d_backward(grad, self.argmax, dx, self.parallel)
+        self.workspace.give("argmax", self.argmax)
         self.argmax = None
         return dx.astype(self.parents[0].data.dtype, copy=False)
 
@@ -45,7 +64,7 @@ class MaxPool2D(Function):
 class AvgPool2D(Function):
     """y = mean of the window's real cells;  dx = dy / (real cell count) on each of them"""
 
-    def forward(self, x, pool_size, strides, pads, out_size):
+    def forward(self, x, pool_size, strides, pads, out_size, workspace=NO_WORKSPACE):
         x = _prepare(x)
         n, h, w, c = x.shape
         (ph, pw), (sh, sw), (pt, pl), (oh, ow) = pool_size, strides, pads, out_size
@@ -66,9 +85,9 @@ class AvgPool2D(Function):
 class MaxPool1D(MaxPool2D):
     """max pooling of a height-1 image;  dx = dy at each window's maximum"""
 
-    def forward(self, x, pool_size, strides, pads, out_size):
+    def forward(self, x, pool_size, strides, pads, out_size, workspace=NO_WORKSPACE):
         return super().forward(x[:, None], (1, pool_size[0]), (1, strides[0]), (0, pads[0]),
-                               (1, out_size[0]))[:, 0]
+                               (1, out_size[0]), workspace)[:, 0]
 
     def backward(self, grad):
         return super().backward(grad[:, None])[:, 0]
@@ -77,9 +96,9 @@ class MaxPool1D(MaxPool2D):
 class AvgPool1D(AvgPool2D):
     """average pooling of a height-1 image;  dx = dy / (real cell count) on the window"""
 
-    def forward(self, x, pool_size, strides, pads, out_size):
+    def forward(self, x, pool_size, strides, pads, out_size, workspace=NO_WORKSPACE):
         return super().forward(x[:, None], (1, pool_size[0]), (1, strides[0]), (0, pads[0]),
-                               (1, out_size[0]))[:, 0]
+                               (1, out_size[0]), workspace)[:, 0]
 
     def backward(self, grad):
         return super().backward(grad[:, None])[:, 0]
