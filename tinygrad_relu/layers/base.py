@@ -10,7 +10,7 @@ import re
 import numpy as np
 
 from ..tensor import Tensor
-from .. import debug, function, initializers, regularizers
+from .. import activations, debug, function, initializers, regularizers
 
 # One counter per base name for the whole process, as Keras' backend.get_uid: the
 # first Dense is "dense", the second "dense_1", whichever model they end up in.
@@ -290,6 +290,25 @@ class Layer:
             with debug.layer_scope(self.name):
                 return self.call(x, training=training)
         return self.call(x, training=training)
+
+    def _fused_activation_name(self, fusable):
+        """Name of self.activation when a fused op computes it (a name in ``fusable``), else None.
+
+        Cached per activation function; a custom callable that merely shares a built-in's
+        name is not fused.
+        """
+        activation = self.activation
+        cached = self.__dict__.get("_fused_for")
+        if cached is not None and cached[0] is activation:
+            return cached[1]
+        try:
+            name = activations.serialize(activation)
+        except (ValueError, TypeError):
+            name = None
+        if name not in fusable or activations.ALL_ACTIVATIONS.get(name) is not activation:
+            name = None
+        self._fused_for = (activation, name)
+        return name
 
     def call(self, x, training=False):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.call")

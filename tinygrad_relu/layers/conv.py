@@ -53,19 +53,8 @@ class _Conv(Layer):
         self._workspace = conv_ops.Workspace()  # scratch buffers reused across steps (one slot each)
 
     def _fused_activation(self):
-        """The activation's name when the convolution op applies it itself, else None (cached per function)."""
-        activation = self.activation
-        cached = self.__dict__.get("_fused_for")
-        if cached is not None and cached[0] is activation:
-            return cached[1]
-        try:
-            name = activations.serialize(activation)
-        except (ValueError, TypeError):
-            name = None
-        if name not in conv_ops.FUSABLE or activations.ALL_ACTIVATIONS.get(name) is not activation:
-            name = None  # a custom callable that merely shares a built-in's name is not fused
-        self._fused_for = (activation, name)
-        return name
+        """The activation's name when the convolution op applies it itself, else None."""
+        return self._fused_activation_name(conv_ops.FUSABLE)
 
     def check_input_shape(self, shape):
         self._require_ndim(shape, self.rank + 2)

@@ -85,19 +85,8 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def _fused_activation(self):
-        """The activation's name when the fused Dense op computes it, else None (cached per function)."""
-        activation = self.activation
-        cached = self.__dict__.get("_fused_for")
-        if cached is not None and cached[0] is activation:
-            return cached[1]
-        try:
-            name = activations.serialize(activation)
-        except (ValueError, TypeError):
-            name = None
-        if name not in dense_op.FUSABLE or activations.ALL_ACTIVATIONS.get(name) is not activation:
-            name = None  # a custom callable that merely shares a built-in's name is not fused
-        self._fused_for = (activation, name)
-        return name
+        """The activation's name when the fused Dense op computes it, else None."""
+        return self._fused_activation_name(dense_op.FUSABLE)
 
     def _dense(self, x, activation):
         """activation(x @ kernel + bias) through the fused op; x of any rank >= 2 (Keras: last axis)."""
