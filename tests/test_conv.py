@@ -487,3 +487,23 @@ def test_recycled_outputs_are_never_overwritten_while_someone_holds_them():
     np.testing.assert_array_equal(view, second)
     address = layer(x2, training=True).data.ctypes.data  # the result is dropped at once ...
     assert layer(x2, training=True).data.ctypes.data == address  # ... so its array is reused
+
+
+def test_backward_twice_with_retain_graph_through_conv_and_pool():
+    """Conv and pool hand their buffers back only when the graph is released, not before."""
+    rng = np.random.default_rng(7)
+    x = tr.Tensor(rng.standard_normal((2, 7, 7, 3)), requires_grad=True)
+    kernel = tr.Tensor(rng.standard_normal((3, 3, 3, 4)), requires_grad=True)
+    bias = tr.Tensor(rng.standard_normal(4), requires_grad=True)
+    for activation in ("linear", "relu"):
+        for t in (x, kernel, bias):
+            t.grad = None
+        h = F.conv2d(x, kernel, bias, activation=activation) if activation != "linear" else F.conv2d(x, kernel, bias)
+        loss = (F.max_pool2d(h, 2) * 1.5).sum() + F.avg_pool2d(h, 2).sum()
+        loss.backward(retain_graph=True)
+        once = [t.grad.copy() for t in (x, kernel, bias)]
+        loss.backward()
+        for t, g in zip((x, kernel, bias), once):
+            np.testing.assert_allclose(t.grad, 2 * g, rtol=1e-12, atol=1e-12)
+        with pytest.raises(RuntimeError, match="freed"):
+            loss.backward()

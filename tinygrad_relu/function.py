@@ -22,6 +22,9 @@ class Function:
     # True when backward returns arrays it just allocated and keeps no other reference to:
     # a leaf's first gradient can then be the array itself instead of a copy of it.
     fresh_grads = False
+    # Optionally a method that hands back buffers backward no longer needs; Tensor.backward
+    # calls it once the graph is released (not with retain_graph=True, which may run again).
+    release = None
 
     def __init__(self, *parents):
         self.parents = parents

@@ -184,6 +184,8 @@ class Tensor:
                     grads[key] = pg if prev is None else prev + pg
             if not retain_graph:
                 node._ctx = None
+                if ctx.release is not None:
+                    ctx.release()
         if not retain_graph:
             self._graph_freed = True
 

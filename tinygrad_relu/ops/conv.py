@@ -252,10 +252,13 @@ class Conv2D(Function):
                 workspace.give("dcols", dcols)
         if self.activation == "relu":
             workspace.give("dz", dz)
-        if not self.pointwise:
-            workspace.give("cols", self.cols)
-        self.cols = self.saved = None  # the graph is freed after backward: drop the big buffers now
         return self._as_input_dtypes(dx, dkernel, dbias)
+
+    def release(self):
+        """The graph is freed: hand the columns back to the workspace and drop the saved output."""
+        if not self.pointwise:
+            self.workspace.give("cols", self.cols)
+        self.cols = self.saved = None
 
     def _im2col(self, x):
         kh, kw, sh, sw, dh, dw, pt, pl, oh, ow = self.geometry

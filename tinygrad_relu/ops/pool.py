@@ -56,9 +56,12 @@ class MaxPool2D(Function):
             dx = self.workspace.recycle("dx", self.x_shape, self.dtype)
             dx.fill(0)
             _kernels.max_pool_2d_backward(grad, self.argmax, dx, self.parallel)
+        return dx.astype(self.parents[0].data.dtype, copy=False)
+
+    def release(self):
+        """The graph is freed: hand the argmax buffer back to the workspace."""
         self.workspace.give("argmax", self.argmax)
         self.argmax = None
-        return dx.astype(self.parents[0].data.dtype, copy=False)
 
 
 class AvgPool2D(Function):
