@@ -278,3 +278,18 @@ def test_activation_methods_match_the_functions():
     np.testing.assert_array_equal(x.leaky_relu().data, A.leaky_relu(x, negative_slope=0.01).data)
     np.testing.assert_array_equal(x.relu(max_value=0.5, threshold=0.1).data,
                                   A.relu(x, max_value=0.5, threshold=0.1).data)
+
+
+def test_backward_into_a_freed_part_of_a_graph_raises_instead_of_stopping_silently():
+    x = Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    h = x * 2.0
+    (h * 3.0).sum().backward()  # frees the graph behind h
+    with pytest.raises(RuntimeError, match="freed by an earlier backward"):
+        (h * 5.0).sum().backward()
+    np.testing.assert_allclose(x.grad, [6.0, 6.0, 6.0])  # untouched by the refused pass
+    # with the graph kept, the second loss reaches x: 6 + 10
+    x.grad = None
+    h = x * 2.0
+    (h * 3.0).sum().backward(retain_graph=True)
+    (h * 5.0).sum().backward()
+    np.testing.assert_allclose(x.grad, [16.0, 16.0, 16.0])

@@ -29,7 +29,7 @@ def _to_array(data, dtype):
 class Tensor:
     """A numpy array with an optional gradient and a link to the op that produced it."""
 
-    # _graph_freed is set (only) on a tensor whose graph backward() released
+    # _graph_freed: backward() released the graph that produced this tensor
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain_grad", "_graph_freed", "__weakref__")
     __array_priority__ = 1000  # numpy array (op) Tensor defers to Tensor's reflected op
 
@@ -43,6 +43,7 @@ class Tensor:
         self.grad = None
         self._ctx = None
         self._retain_grad = False
+        self._graph_freed = False
 
     @classmethod
     def _make(cls, data, requires_grad, ctx):
@@ -53,6 +54,7 @@ class Tensor:
         t.requires_grad = requires_grad
         t._ctx = ctx
         t._retain_grad = False
+        t._graph_freed = False
         return t
 
     # ---- the numpy view -------------------------------------------------------------
@@ -144,7 +146,7 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward: grad has shape {grad.shape} but the tensor has shape {self.shape}")
         if self._ctx is None:  # a leaf: d(self)/d(self) = grad
-            if getattr(self, "_graph_freed", False):
+            if self._graph_freed:
                 raise RuntimeError(
                     "backward: the graph behind this tensor was freed by an earlier backward(); "
                     "call the first backward with retain_graph=True to run backward twice")
@@ -184,6 +186,7 @@ class Tensor:
                     grads[key] = pg if prev is None else prev + pg
             if not retain_graph:
                 node._ctx = None
+                node._graph_freed = True
                 if ctx.release is not None:
                     ctx.release()
         if not retain_graph:
@@ -220,8 +223,15 @@ class Tensor:
             add(key)
             push((node, True))
             for parent in node._ctx.parents:
-                if parent._ctx is not None and id(parent) not in visited:
-                    push((parent, False))
+                if parent._ctx is not None:
+                    if id(parent) not in visited:
+                        push((parent, False))
+                elif parent._graph_freed and parent.requires_grad:
+                    # checked before any gradient moves: reaching a freed part of a graph
+                    # would otherwise stop the gradient there without a word
+                    raise RuntimeError(
+                        "backward: part of this graph was freed by an earlier backward(); call the "
+                        "first backward with retain_graph=True to run backward through it again")
         return order
 
     # ---- arithmetic -----------------------------------------------------------------

@@ -12,6 +12,7 @@ Softmax and custom callables stay separate ops: ``FUSABLE`` says which names fus
 import ctypes
 import glob
 import os
+import threading
 
 import numpy as np
 
@@ -65,17 +66,21 @@ def _find_local_thread_setter():
 
 
 _set_local_threads = _find_local_thread_setter()
+_blas_threads_lock = threading.Lock()
 
 
 def _gemm(a, b, work):
     """a @ b, on one BLAS thread when ``work`` (m*n*k) is below SINGLE_THREAD_BELOW."""
     if _set_local_threads is None or work >= SINGLE_THREAD_BELOW:
         return np.matmul(a, b)
-    previous = _set_local_threads(1)
-    try:
-        return np.matmul(a, b)
-    finally:
-        _set_local_threads(previous)
+    # OpenBLAS's "local" setter acts process-wide here: without the lock, two Python threads
+    # interleaving save/set/restore can leave BLAS on one thread for good.
+    with _blas_threads_lock:
+        previous = _set_local_threads(1)
+        try:
+            return np.matmul(a, b)
+        finally:
+            _set_local_threads(previous)
 
 
 _ones_cache = {}
