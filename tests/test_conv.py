@@ -297,7 +297,7 @@ def test_linear_matches_numpy_and_checks_shapes():
     x, kernel, bias = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
     np.testing.assert_allclose(F.linear(x, kernel, bias).data, x @ kernel + bias)
     assert tr.gradcheck(lambda a, k, b: F.linear(a, k, b), [x, kernel, bias])
-    with pytest.raises(ValueError, match=r"last axis \(4, 5\) does not match the kernel's 3 inputs"):
+    with pytest.raises(ValueError, match=r"input of shape \(4, 5\) has last axis 5, but the kernel of shape \(3, 2\) expects 3 inputs"):
         F.linear(np.ones((4, 5)), kernel)
 
 

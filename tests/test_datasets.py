@@ -182,6 +182,29 @@ def test_load_data_downloads_missing_files(tmp_path, monkeypatch):
     assert sorted(os.listdir(local)) == sorted(parts)
 
 
+def test_an_unreachable_host_is_asked_once_not_once_per_file(tmp_path, monkeypatch):
+    """Offline, the clear message must come after one failed connection, not four time-outs."""
+    import urllib.error
+    remote = tmp_path / "remote"
+    _write_fake_mnist(remote, n_train=4, n_test=2)
+    files = {key: (name, _idx.sha256(remote / name)) for key, (name, _) in mnist.FILES.items()}
+    monkeypatch.delenv("TINYGRAD_RELU_OFFLINE", raising=False)
+    calls = []
+
+    def unreachable(url, dest, digest, timeout=30):
+        calls.append(url)
+        if url.startswith("https://dead.invalid/"):
+            raise urllib.error.URLError("timed out")
+        return real_download(url, dest, digest)
+
+    real_download = _idx.download
+    monkeypatch.setattr(_idx, "download", unreachable)
+    (x, _), _ = _idx.load_four_files("mnist", files, ("https://dead.invalid/", remote.as_uri() + "/"),
+                                      tmp_path / "local")
+    assert sum(url.startswith("https://dead.invalid/") for url in calls) == 1
+    assert len(calls) == 5 and x.shape[0] == 4  # the other 4 from the mirror that works
+
+
 def test_published_checksums_are_sha256_hex():
     for module in (mnist, fashion_mnist):
         assert len(module.FILES) == 4

@@ -173,8 +173,9 @@ def linear(x, kernel, bias=None):
     if len(k_shape) != 2:
         raise ValueError(f"linear: kernel must have rank 2 (in, out), got shape {tuple(k_shape)}")
     if len(x_shape) < 1 or x_shape[-1] != k_shape[0]:
-        raise ValueError(f"linear: input's last axis {tuple(x_shape)} does not match the kernel's "
-                         f"{k_shape[0]} inputs (shape {tuple(k_shape)})")
+        last = x_shape[-1] if len(x_shape) else None
+        raise ValueError(f"linear: input of shape {tuple(x_shape)} has last axis {last}, but the kernel of "
+                         f"shape {tuple(k_shape)} expects {k_shape[0]} inputs")
     if bias is not None and tuple(_shape(bias)) != (k_shape[1],):
         raise ValueError(f"linear: bias must have shape ({k_shape[1]},) to match kernel {tuple(k_shape)}, "
                          f"got {tuple(_shape(bias))}")

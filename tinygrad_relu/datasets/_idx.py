@@ -110,12 +110,18 @@ def load_four_files(dataset, files, base_urls, path):
             problems.append("downloads are disabled ($TINYGRAD_RELU_OFFLINE is set)")
         else:
             digests = dict(files.values())
+            unreachable = set()  # a host that failed once is not asked again for the other files
             for name in missing:
                 for base in base_urls:
+                    if base in unreachable:
+                        continue
                     try:
                         download(base + name, os.path.join(directory, name), digests[name])
                         break
-                    except (urllib.error.URLError, OSError, ValueError) as exc:
+                    except ValueError as exc:  # reached, but the bytes are wrong
+                        problems.append(f"{base + name}: {exc}")
+                    except (urllib.error.URLError, OSError) as exc:
+                        unreachable.add(base)
                         problems.append(f"{base + name}: {exc}")
         missing = [name for name, _ in files.values() if not os.path.exists(os.path.join(directory, name))]
         if missing:
