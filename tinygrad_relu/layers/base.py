@@ -291,6 +291,21 @@ class Layer:
                 return self.call(x, training=training)
         return self.call(x, training=training)
 
+    def _set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer,
+                            kernel_regularizer, bias_regularizer, activity_regularizer,
+                            kernel_constraint, bias_constraint):
+        """The constructor options Dense and the convolutions share, resolved by Keras' names."""
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
+            raise NotImplementedError(f"{type(self).__name__} '{self.name}': activity_regularizer and "
+                                      "constraints are not supported")
+        self.kernel = self.bias = None
+
     def _fused_activation_name(self, fusable):
         """Name of self.activation when a fused op computes it (a name in ``fusable``), else None.
 

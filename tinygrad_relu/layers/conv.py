@@ -41,15 +41,8 @@ class _Conv(Layer):
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(f"{kind} '{self.name}': strides > 1 together with dilation_rate > 1 is not supported "
                              f"(Keras forbids it too), received strides={self.strides}, dilation_rate={self.dilation_rate}")
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
-            raise NotImplementedError(f"{kind} '{self.name}': activity_regularizer and constraints are not supported")
-        self.kernel = self.bias = None
+        self._set_kernel_options(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                                 bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
         self._workspace = conv_ops.Workspace()  # scratch buffers reused across steps (one slot each)
 
     def _fused_activation(self):

@@ -56,15 +56,8 @@ class Dense(Layer):
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self.units = positive_int(units, "units", self.name)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
-            raise NotImplementedError(f"Dense '{self.name}': activity_regularizer and constraints are not supported")
-        self.kernel = self.bias = None
+        self._set_kernel_options(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                                 bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
 
     def check_input_shape(self, shape):
         self._require_min_ndim(shape, 2)
