@@ -17,7 +17,7 @@ import pytest
 
 import tinygrad_relu as tr
 from tinygrad_relu import functional as F, layers as L, utils
-from tinygrad_relu.function import Function
+from tinygrad_relu.tensor import Function
 from tinygrad_relu.models import Sequential
 
 STATM = "/proc/self/statm"
@@ -25,14 +25,6 @@ PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 RSS_TOLERANCE = 1 << 20  # 1 MiB: a leak of one 32x32 float32 array per step would be 8 MiB over 2000 steps
 
 pytestmark = pytest.mark.skipif(not os.path.exists(STATM), reason="needs Linux /proc/self/statm")
-
-
-@pytest.fixture(autouse=True)
-def seeded():
-    L.reset_uids()
-    utils.set_random_seed(0)
-    yield
-    L.reset_uids()
 
 
 def resident_bytes():

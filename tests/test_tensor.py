@@ -255,7 +255,7 @@ def test_scalars_and_arrays_mix_in():
 
 
 def test_gradcheck_reports_worst_element():
-    from tinygrad_relu.function import Function
+    from tinygrad_relu.tensor import Function
 
     class WrongSquare(Function):
         def forward(self, x):

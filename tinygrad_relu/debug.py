@@ -13,36 +13,38 @@ import contextlib
 
 import numpy as np
 
-from . import function
+from . import _state
 
 
 class AnomalyError(FloatingPointError):
     """An op produced NaN or inf while anomaly detection was on."""
 
 
-# Names of the layers whose call is running (innermost last); Layer.__call__ keeps it while
-# anomaly detection is on, so that an op can be reported with the layer it belongs to.
-_layer_stack = []
-
-
 class layer_scope:
-    """Context manager used by Layer.__call__: ops run inside belong to layer ``name``."""
+    """Context manager used by Layer.__call__ while anomaly detection is on: ops run inside belong
+    to layer ``name`` (this thread's stack of running layers, innermost last)."""
 
     def __init__(self, name):
         self.name = name
 
     def __enter__(self):
-        _layer_stack.append(self.name)
+        _state.local.layer_stack.append(self.name)
 
     def __exit__(self, *exc):
-        _layer_stack.pop()
+        _state.local.layer_stack.pop()
         return False
 
 
+def is_active():
+    """Whether detect_anomaly() is on in this thread."""
+    return _state.local.anomaly_hook is not None
+
+
 def _check(op, stage, array):
-    if stage == "forward" and _layer_stack:
+    layer_stack = _state.local.layer_stack
+    if stage == "forward" and layer_stack:
         try:
-            op._anomaly_layer = _layer_stack[-1]
+            op._anomaly_layer = layer_stack[-1]
         except AttributeError:  # an op class with __slots__: reported without its layer
             pass
     if array.dtype.kind != "f" or np.isfinite(array).all():
@@ -58,10 +60,12 @@ def _check(op, stage, array):
 
 @contextlib.contextmanager
 def detect_anomaly():
-    """Raise AnomalyError at the first op whose forward output or backward gradient is not finite."""
-    previous = function._anomaly_hook
-    function._anomaly_hook = _check
+    """Raise AnomalyError at the first op whose forward output or backward gradient is not finite
+    (ops run in this thread; other threads are not slowed down)."""
+    state = _state.local
+    previous = state.anomaly_hook
+    state.anomaly_hook = _check
     try:
         yield
     finally:
-        function._anomaly_hook = previous
+        state.anomaly_hook = previous

@@ -21,7 +21,7 @@ as dead only if it is zero at every position of every sample.
 import numpy as np
 
 from .callbacks import Callback
-from .function import no_grad
+from .tensor import no_grad
 from .tensor import Tensor
 
 __all__ = ["probe", "gradient_norms", "activation_sparsity", "dead_fraction", "inactive_fraction",

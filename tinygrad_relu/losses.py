@@ -17,7 +17,7 @@ import numpy as np
 from ._kernels import losses as _kernels
 from ._registry import Configurable, cannot_interpret, check_serialized, find_class, from_serialized, unknown_name
 from ._registry import serialize  # noqa: F401  (public: losses.serialize)
-from .function import Function
+from .tensor import Function
 from .tensor import Tensor
 
 EPSILON = 1e-7  # keras.backend.epsilon()

@@ -1,10 +1,138 @@
-"""Tensor: a numpy array that remembers how it was made, so gradients can flow back.
+"""Tensor: a numpy array that remembers how it was made, so gradients can flow back; and Function,
+the base of every op that makes one.
 
-``Tensor.backward`` walks the recorded graph once, in reverse topological order,
-computed iteratively (a chain of 20,000 ops does not touch Python's recursion limit),
-calling each op's ``backward`` and summing gradients where a tensor feeds several ops.
+An op is a small class with ``forward`` (numpy arrays in, one numpy array out) and ``backward``
+(the gradient of the output in, one gradient per input out) side by side, so the derivative sits
+beside the formula it differentiates (micrograd's habit). ``Function.apply`` runs ``forward`` and,
+when gradients are being recorded, links the output to this op. ``Tensor.backward`` walks the
+recorded graph once, in reverse topological order, computed iteratively (a chain of 20,000 ops
+does not touch Python's recursion limit), calling each op's ``backward`` and summing gradients
+where a tensor feeds several ops.
+
+Function lives here, beside Tensor, because each needs the other: an op makes Tensors, and a
+Tensor's methods (``x.relu()``, ``a + b``) call ops (tinygrad keeps them together for the same
+reason). Grad mode is per thread (``no_grad`` in one thread leaves the others recording).
 """
 import numpy as np
+
+from . import _state
+
+_local = _state.local
+
+
+class Function:
+    """Base class of differentiable ops. Subclasses define forward() and backward().
+
+    Positional arguments of ``apply`` are the differentiable inputs (Tensors, or numbers and
+    arrays that become constants); keyword arguments are plain settings (axis, shape, ...).
+    """
+
+    # True when backward returns arrays it just allocated and keeps no other reference to:
+    # a leaf's first gradient can then be the array itself instead of a copy of it.
+    fresh_grads = False
+    # Optionally a method that hands back buffers backward no longer needs; Tensor.backward
+    # calls it once the graph is released (not with retain_graph=True, which may run again).
+    release = None
+
+    def __init__(self, *parents):
+        self.parents = parents
+        self.needs_input_grad = tuple([p.requires_grad for p in parents])
+
+    def forward(self, *arrays, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, grad_output):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        # Fast path: every input already a Tensor (the usual case inside a model) needs no
+        # conversion; this method runs once per op per step, so each attribute lookup counts.
+        tensors = inputs
+        for x in inputs:
+            if type(x) is not Tensor:
+                tensors = _as_tensors(inputs)
+                break
+        ctx = cls(*tensors)
+        out = ctx.forward(*[t.data for t in tensors], **kwargs)
+        state = _local
+        if state.anomaly_hook is not None:
+            state.anomaly_hook(ctx, "forward", out)
+        if state.grad_enabled and True in ctx.needs_input_grad:
+            return Tensor._make(out, True, ctx)
+        return Tensor._make(out, False, None)
+
+
+def _as_tensors(inputs):
+    """Tensors pass through; numbers and arrays become constants of the Tensors' dtype."""
+    dtype = None
+    for x in inputs:
+        if isinstance(x, Tensor) and x.data.dtype.kind == "f":
+            dtype = x.data.dtype
+            break
+    out = []
+    for x in inputs:
+        if isinstance(x, Tensor):
+            out.append(x)
+        else:
+            arr = np.asarray(x)
+            if dtype is not None and dtype.kind == "f" and arr.dtype != dtype:
+                arr = arr.astype(dtype)
+            out.append(Tensor._make(arr, False, None))
+    return out
+
+
+class _GradMode:
+    """Context manager (and decorator) setting this thread's grad mode for its block."""
+    enabled = True
+
+    def __enter__(self):
+        self._prev = _local.grad_enabled
+        _local.grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        _local.grad_enabled = self._prev
+        return False
+
+    def __call__(self, fn):
+        mode = type(self)
+
+        def wrapper(*args, **kwargs):
+            with mode():
+                return fn(*args, **kwargs)
+
+        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+        wrapper.__doc__ = getattr(fn, "__doc__", None)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Stop recording the graph in this thread, like torch.no_grad (a context manager or a decorator)."""
+    enabled = False
+
+
+class enable_grad(_GradMode):
+    """Record the graph again inside a no_grad block (this thread only), like torch.enable_grad."""
+    enabled = True
+
+
+def is_grad_enabled():
+    """Whether ops run in this thread record the graph."""
+    return _local.grad_enabled
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` over the axes that broadcasting expanded, so it has ``shape`` again."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        i + extra for i, n in enumerate(shape) if n == 1 and grad.shape[i + extra] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
 
 
 def _to_array(data, dtype):
@@ -152,8 +280,7 @@ class Tensor:
                     "call the first backward with retain_graph=True to run backward twice")
             self._accumulate(grad)
             return
-        from . import function
-        hook = function._anomaly_hook
+        hook = _local.anomaly_hook
 
         # One dict lookup per edge and no per-node function calls: this loop runs once per op
         # per training step, so for small networks it is a visible share of the step.
@@ -305,24 +432,6 @@ class Tensor:
     def pad(self, pad_width, value=0.0):
         return M.Pad.apply(self, pad_width=pad_width, value=value)
 
-    # ---- activations (kernels in cysrc/activations.pyx) ------------------------------
-    def relu(self, **keras_options): return A.relu(self, **keras_options)
-    def leaky_relu(self, negative_slope=0.01): return A.leaky_relu(self, negative_slope=negative_slope)
-    def elu(self, alpha=1.0): return A.elu(self, alpha=alpha)
-    def selu(self): return A.selu(self)
-    def gelu(self, approximate=False): return A.gelu(self, approximate=approximate)
-    def silu(self): return A.silu(self)
-    def sigmoid(self): return A.sigmoid(self)
-    def tanh(self): return A.tanh(self)
-    def softplus(self): return A.softplus(self)
-    def softsign(self): return A.softsign(self)
-    def relu6(self): return A.relu6(self)
-    def hard_sigmoid(self): return A.hard_sigmoid(self)
-    def mish(self): return A.mish(self)
-    def softmax(self, axis=-1): return A.softmax(self, axis=axis)
-    def log_softmax(self, axis=-1): return A.log_softmax(self, axis=axis)
-
-
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
@@ -339,3 +448,10 @@ from .ops import linalg as L  # noqa: E402
 from .ops import movement as M  # noqa: E402
 from .ops import reduce as R  # noqa: E402
 from .ops import activation as A  # noqa: E402
+
+# The activations as methods (x.relu(), x.leaky_relu(0.01), x.softmax(axis=-1), ...), from the
+# table in ops/activation.py, with the Tensor defaults (PyTorch's where they differ from Keras').
+for _row in A.TABLE:
+    if _row.tensor is not None:
+        setattr(Tensor, _row.name, A.make_function(_row, _row.tensor, name=f"Tensor.{_row.name}"))
+del _row

@@ -1,7 +1,7 @@
 """Elementwise ops. Binary ops broadcast; their gradients are summed back to each input's shape."""
 import numpy as np
 
-from ..function import Function, unbroadcast
+from ..tensor import Function, unbroadcast
 
 
 def _broadcast_error(op, a, b):

@@ -1,7 +1,7 @@
 """Matrix product (2-D, batched with broadcasting, and 1-D vectors as numpy treats them)."""
 import numpy as np
 
-from ..function import Function, unbroadcast
+from ..tensor import Function, unbroadcast
 
 
 class MatMul(Function):

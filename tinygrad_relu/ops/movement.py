@@ -1,7 +1,7 @@
 """Ops that move elements without changing them: reshape, permute, indexing, concatenate, pad."""
 import numpy as np
 
-from ..function import Function
+from ..tensor import Function
 
 
 class Reshape(Function):

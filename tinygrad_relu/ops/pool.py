@@ -5,8 +5,8 @@ max pooling ignores the padding and average pooling divides by the real cell cou
 """
 import numpy as np
 
-from .. import function as _function
-from ..function import Function
+from .. import _state
+from ..tensor import Function
 from .._kernels import pool as _kernels
 from .conv import NO_WORKSPACE, float_dtype
 
@@ -40,7 +40,7 @@ class MaxPool2D(Function):
             _kernels.max_pool_2x2(x, out, argmax, self.parallel)
         else:
             _kernels.max_pool_2d(x, out, argmax, ph, pw, sh, sw, pt, pl, self.parallel)
-        if _function._grad_enabled and self.needs_input_grad[0]:
+        if _state.local.grad_enabled and self.needs_input_grad[0]:
             self.argmax = argmax
         else:  # no backward will read it
             self.argmax = None

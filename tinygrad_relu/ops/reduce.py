@@ -1,7 +1,7 @@
 """Reductions: sum, mean, max over an axis (int, tuple or None), with keepdims."""
 import numpy as np
 
-from ..function import Function
+from ..tensor import Function
 
 
 def _normalize_axis(axis, ndim, op):
