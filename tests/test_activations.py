@@ -503,3 +503,50 @@ def test_fused_tanh_of_softplus_in_mish_tails():
     x32 = x[np.abs(x) < 3e38].astype(np.float32)
     ref32 = x32.astype(np.float64) * np.tanh(np.logaddexp(0, x32.astype(np.float64)))
     np.testing.assert_allclose(A.mish(Tensor(x32)).numpy(), ref32, rtol=3e-7, atol=1e-44)
+
+
+# ---- the one table: everything else is derived from it ------------------------------------------
+def test_every_table_row_reaches_every_place_that_names_activations():
+    from tinygrad_relu import functional
+    from tinygrad_relu.ops import dense as dense_op
+    from tinygrad_relu.lab.common import LAB_ACTIVATIONS
+    for row in A.TABLE:
+        assert activations.get(row.name).__name__ == row.name
+        assert activations.serialize(activations.get(row.name)) == row.name
+        if row.tensor is not None:
+            assert callable(getattr(Tensor, row.name)) and callable(getattr(functional, row.name))
+        if row.kernel_backed:
+            assert row.name in dense_op.FUSABLE and row.name in A.FUSABLE
+        assert row.name in LAB_ACTIVATIONS  # the command line's --activations choices
+
+
+def test_a_new_row_from_a_kernel_activation_class_is_computed_fused_and_named():
+    """CONTRIBUTING's recipe: a KernelActivation subclass and one Activation row are enough."""
+    class Softsign2(A.KernelActivation):
+        """y = x / (1 + |x|);  dy/dx = 1 / (1 + |x|)^2"""
+        forward_kernel, backward_kernel = K.softsign_forward, K.softsign_backward
+        saves = "x"
+
+    row = A.Activation("softsign2", Softsign2, {}, {})
+    assert row.kernel_backed and A._fused(row).saves == "z"
+    fn = A.make_function(row, row.keras)
+    x = Tensor(np.array([-2.0, 0.5, 3.0]), requires_grad=True)
+    fn(x).sum().backward()
+    np.testing.assert_allclose(x.grad, 1 / (1 + np.abs(x.data)) ** 2)
+    z = np.array([[-2.0, 0.5]])
+    np.testing.assert_allclose(A._fused(row).forward(z), z / (1 + np.abs(z)))
+
+
+def test_derived_functions_take_options_by_keyword_and_position_and_reject_unknown_ones():
+    x = Tensor(np.array([-10.0, -1.0, 2.0, 9.0]))
+    np.testing.assert_allclose(activations.relu(x, 0.5, 5.0).data, activations.relu(
+        x, negative_slope=0.5, max_value=5.0).data)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'slope'"):
+        activations.leaky_relu(x, slope=0.1)
+    with pytest.raises(TypeError, match="multiple values"):
+        activations.leaky_relu(x, 0.1, negative_slope=0.2)
+    with pytest.raises(TypeError, match="at most 2 positional"):
+        x.leaky_relu(0.1, 0.2)
+    import inspect
+    assert str(inspect.signature(activations.leaky_relu)) == "(x, negative_slope=0.2)"
+    assert str(inspect.signature(Tensor.leaky_relu)) == "(x, negative_slope=0.01)"

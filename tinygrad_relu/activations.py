@@ -6,12 +6,13 @@
     >>> activations.get("leaky_relu") is activations.leaky_relu
     True
 
-Defaults follow ``keras.activations`` where they differ from PyTorch's (and so from the
-Tensor methods): ``leaky_relu`` slope 0.2 (PyTorch 0.01). ``gelu(approximate=False)`` is
-the exact erf form in both (note ``keras.ops.gelu`` defaults to the tanh form; the
-activation does not). Inputs that are not Tensors (lists, arrays) are wrapped first.
+Built from the one table in ``ops/activation.py``. Defaults are ``keras.activations``' where
+they differ from PyTorch's (and so from the Tensor methods): ``leaky_relu`` slope 0.2 (PyTorch
+0.01). ``gelu(approximate=False)`` is the exact erf form in both (note ``keras.ops.gelu``
+defaults to the tanh form; the activation does not). Inputs that are not Tensors (lists,
+arrays) are wrapped first.
 """
-from .ops import activation as _ops
+from .ops import activation as _table
 from .tensor import Tensor
 
 
@@ -19,119 +20,20 @@ def _tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
-    """max(x, 0) by default; x <= threshold gives negative_slope * (x - threshold); capped at max_value."""
-    return _ops.relu(_tensor(x), negative_slope=negative_slope, max_value=max_value,
-                     threshold=threshold)
+ALL_ACTIVATIONS = {row.name: _table.make_function(row, row.keras, convert=_tensor) for row in _table.TABLE}
+globals().update(ALL_ACTIVATIONS)
+_NAME_OF = {fn: name for name, fn in ALL_ACTIVATIONS.items()}  # the name Keras saves for each function
+for _alias, _name in _table.ALIASES.items():
+    ALL_ACTIVATIONS[_alias] = globals()[_alias] = ALL_ACTIVATIONS[_name]
+del _alias, _name
 
-
-def leaky_relu(x, negative_slope=0.2):
-    """x if x > 0 else negative_slope * x (Keras' default slope 0.2)."""
-    return _ops.leaky_relu(_tensor(x), negative_slope=negative_slope)
-
-
-def relu6(x):
-    """min(max(x, 0), 6)."""
-    return _ops.relu6(_tensor(x))
-
-
-def elu(x, alpha=1.0):
-    """x if x > 0 else alpha * (exp(x) - 1)."""
-    return _ops.elu(_tensor(x), alpha=alpha)
-
-
-def selu(x):
-    """scale * elu(x, alpha) with alpha = 1.67326324, scale = 1.05070098."""
-    return _ops.selu(_tensor(x))
-
-
-def gelu(x, approximate=False):
-    """x * Phi(x) (exact erf form); approximate=True uses the tanh formula."""
-    return _ops.gelu(_tensor(x), approximate=approximate)
-
-
-def silu(x):
-    """x * sigmoid(x), also called swish."""
-    return _ops.silu(_tensor(x))
-
-
-swish = silu
-
-
-def sigmoid(x):
-    """1 / (1 + exp(-x))."""
-    return _ops.sigmoid(_tensor(x))
-
-
-def hard_sigmoid(x):
-    """relu6(x + 3) / 6: 0 below -3, 1 above 3, x/6 + 1/2 between (Keras 3)."""
-    return _ops.hard_sigmoid(_tensor(x))
-
-
-def hard_silu(x):
-    """x * hard_sigmoid(x), also called hard_swish."""
-    x = _tensor(x)
-    return x * _ops.hard_sigmoid(x)
-
-
-hard_swish = hard_silu
-
-
-def tanh(x):
-    """Hyperbolic tangent."""
-    return _ops.tanh(_tensor(x))
-
-
-def softplus(x):
-    """log(exp(x) + 1), computed without overflow."""
-    return _ops.softplus(_tensor(x))
-
-
-def softsign(x):
-    """x / (abs(x) + 1)."""
-    return _ops.softsign(_tensor(x))
-
-
-def mish(x):
-    """x * tanh(softplus(x))."""
-    return _ops.mish(_tensor(x))
-
-
-def exponential(x):
-    """exp(x)."""
-    return _tensor(x).exp()
-
-
-def softmax(x, axis=-1):
-    """exp(x) / sum(exp(x)) along ``axis``."""
-    return _ops.softmax(_tensor(x), axis=axis)
-
-
-def log_softmax(x, axis=-1):
-    """x - log(sum(exp(x))) along ``axis``."""
-    return _ops.log_softmax(_tensor(x), axis=axis)
-
-
-def linear(x):
-    """The identity: returns its input unmodified (as a Tensor, like every activation here)."""
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
-ALL_ACTIVATIONS = {
-    fn.__name__: fn
-    for fn in (relu, leaky_relu, relu6, elu, selu, gelu, silu, sigmoid, hard_sigmoid,
-               hard_silu, tanh, softplus, softsign, mish, exponential, softmax, log_softmax,
-               linear)
-}
-ALL_ACTIVATIONS["swish"] = silu
-ALL_ACTIVATIONS["hard_swish"] = hard_silu
-_NAME_OF = {fn: name for name, fn in ALL_ACTIVATIONS.items() if name == fn.__name__}
+__all__ = sorted(ALL_ACTIVATIONS) + ["get", "serialize", "deserialize"]
 
 
 def get(identifier):
     """An activation function from a name, None (-> linear), a Keras config dict or a callable."""
     if identifier is None:
-        return linear
+        return ALL_ACTIVATIONS["linear"]
     if isinstance(identifier, dict):  # {'class_name': 'function', 'config': 'relu', ...} from Keras configs
         config = identifier.get("config")
         identifier = config if isinstance(config, str) else identifier.get("class_name")
@@ -164,3 +66,12 @@ def serialize(activation):
 def deserialize(name):
     """Inverse of serialize for the built-in names."""
     return get(name)
+
+
+def fused_name(activation, fusable):
+    """The table name of ``activation`` when it is one of ours and a fused op can compute it, else None.
+
+    A user's function that merely shares a built-in's name is not ours, so it is not fused.
+    """
+    name = _NAME_OF.get(activation)
+    return name if name in fusable else None

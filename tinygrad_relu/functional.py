@@ -22,22 +22,21 @@ import numpy as np
 
 from .tensor import Tensor
 from .ops import activation as _activation
-from .ops.conv import FUSABLE as CONV_FUSABLE, NO_WORKSPACE, Conv1D, Conv2D, as_tuple, window_geometry
+from .ops.conv import NO_WORKSPACE, Conv1D, Conv2D, as_tuple, window_geometry
 from .ops.pool import AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D
 
-# Activations, re-exported so a layer needs nothing but this module. Looked up by name so
-# this module imports even while ops/activation.py does not define all of them yet.
-ACTIVATION_NAMES = ("relu", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "sigmoid",
-                    "hard_sigmoid", "tanh", "softplus", "softsign", "relu6", "mish",
-                    "softmax", "log_softmax")
-for _name in ACTIVATION_NAMES:
-    if hasattr(_activation, _name):
-        globals()[_name] = getattr(_activation, _name)
-del _name
+# The activations, from the table in ops/activation.py, with the Tensor methods' defaults
+# (PyTorch's, as torch.nn.functional), so a layer needs nothing but this module.
+ACTIVATION_NAMES = tuple(row.name for row in _activation.TABLE if row.tensor is not None)
+for _row in _activation.TABLE:
+    if _row.tensor is not None:
+        globals()[_row.name] = _activation.make_function(_row, _row.tensor)
+del _row
+swish = silu  # noqa: F821 (defined by the loop above)
 
 __all__ = ["conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
            "global_avg_pool1d", "global_avg_pool2d", "global_max_pool1d", "global_max_pool2d",
-           "linear"] + [name for name in ACTIVATION_NAMES if name in globals()]
+           "linear", *ACTIVATION_NAMES]
 
 
 def _shape(x):
@@ -78,9 +77,9 @@ def _conv(where, op, rank, x, kernel, bias, strides, padding, dilation_rate, pad
     out_size, pads = window_geometry(where, tuple(x_shape[1:-1]), tuple(k_shape[:rank]), strides,
                                      dilation, padding)
     activation = "linear" if activation is None else activation
-    if activation not in CONV_FUSABLE:
+    if activation not in _activation.FUSABLE:
         raise ValueError(f"{where}: activation {activation!r} cannot be fused into the convolution; "
-                         f"expected one of {', '.join(sorted(CONV_FUSABLE))} (apply others to the output)")
+                         f"expected one of {', '.join(sorted(_activation.FUSABLE))} (apply others to the output)")
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
     return op.apply(*inputs, strides=strides, dilation=dilation, pads=pads, out_size=out_size,
                     activation=activation, workspace=NO_WORKSPACE if workspace is None else workspace)
@@ -90,7 +89,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1, *,
            workspace=None):
     """2-D convolution (cross-correlation, as Keras): x (N, H, W, C), kernel (kh, kw, cin, cout).
 
-    ``activation`` (a name in ops.conv.FUSABLE, e.g. "relu") is applied inside the same op:
+    ``activation`` (a name in ops.activation.FUSABLE, e.g. "relu") is applied inside the same op:
     ReLU in place on the matrix product's output, its mask taken from the output in backward.
     ``workspace`` (an ops.conv.Workspace a layer keeps) lets scratch buffers be reused across calls.
     """

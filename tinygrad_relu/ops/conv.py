@@ -8,9 +8,10 @@ import sys
 
 import numpy as np
 
-from .. import function as _function
-from ..function import Function
+from .. import _state
+from ..tensor import Function
 from .._kernels import conv as _kernels
+from .activation import FUSED, FUSABLE  # noqa: F401  (FUSABLE: the names the ops accept)
 
 # im2col / col2im go multi-threaded only above this many copied elements. Measured on
 # 2 cores: they are memory-bound and cost 0.2-0.4 ms serially for the seed CNN's layers
@@ -144,13 +145,6 @@ NO_WORKSPACE = _NoWorkspace()
 RELU_PARALLEL_MIN = PARALLEL_MIN_WORK
 
 
-def _fusable_activations():
-    from .dense import _ACTIVATIONS  # the Dense op's table: name -> (forward(z), backward(g, saved), reads)
-    return _ACTIVATIONS
-
-
-FUSABLE = frozenset(("linear", "relu")) | frozenset(_fusable_activations())
-
 
 # ---- the op ---------------------------------------------------------------------------
 class Conv2D(Function):
@@ -183,7 +177,7 @@ class Conv2D(Function):
         if bias and not self.fused_bias:
             out += bias[0].astype(dtype, copy=False)
         self.cols = None
-        if _function._grad_enabled and self.needs_input_grad[1]:
+        if _state.local.grad_enabled and self.needs_input_grad[1]:
             self.cols = cols
         elif not self.pointwise:
             workspace.give("cols", cols)
@@ -199,9 +193,9 @@ class Conv2D(Function):
             _kernels.relu_inplace(z.reshape(-1), z.size >= RELU_PARALLEL_MIN)
             self.saved = z  # ReLU'(z) from y: y > 0 exactly where z > 0
             return z
-        forward_kernel, _, reads = _fusable_activations()[activation]
-        y = forward_kernel(z)
-        self.saved = y if reads == "y" else z
+        fused = FUSED[activation]
+        y = fused.forward(z)
+        self.saved = y if fused.saves == "y" else z
         return y
 
     def _activation_grad(self, grad):
@@ -211,8 +205,7 @@ class Conv2D(Function):
             _kernels.relu_backward_into(grad.reshape(-1), self.saved.reshape(-1), dz.reshape(-1),
                                         grad.size >= RELU_PARALLEL_MIN)
             return dz
-        _, backward_kernel, _ = _fusable_activations()[self.activation]
-        return backward_kernel(grad, self.saved)
+        return FUSED[self.activation].backward(grad, self.saved)
 
     def backward(self, grad):
         kh, kw, sh, sw, dh, dw, pt, pl, oh, ow = self.geometry

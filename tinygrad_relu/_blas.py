@@ -1,0 +1,92 @@
+"""numpy's BLAS threads: the one place this package changes them.
+
+numpy's GEMM runs on the OpenBLAS that numpy links; its thread count is separate from our
+OpenMP kernels'. Two controls, both found among the libraries already loaded in this process
+(nothing is loaded from elsewhere), both no-ops when numpy's BLAS is not OpenBLAS:
+
+* ``set_num_threads(n)`` / ``get_num_threads()``: the process-wide count;
+* ``gemm(a, b, work)``: one matrix product on one BLAS thread when it is small.
+
+Why the second: OpenBLAS splits a GEMM over its threads from about 2.6e5 multiply-adds on. For
+the small layers of a small MLP the split saves a few microseconds on an idle machine, but when
+the other core is busy (another process, PyTorch's OpenMP pool spinning) the calling thread waits
+for a descheduled worker: measured 0.2 ms steps turning into 3-50 ms ones. Below
+SINGLE_THREAD_BELOW multiply-adds a GEMM therefore runs on the calling thread alone.
+"""
+import ctypes
+import os
+import threading
+
+import numpy as np
+
+SINGLE_THREAD_BELOW = 4_000_000
+
+_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+            "openblas_set_num_threads64_", "openblas_set_num_threads")
+_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+            "openblas_get_num_threads64_", "openblas_get_num_threads")
+_LOCAL_SETTERS = ("scipy_openblas_set_num_threads_local64_", "scipy_openblas_set_num_threads_local",
+                  "openblas_set_num_threads_local64_", "openblas_set_num_threads_local")
+
+
+def _loaded_openblas():
+    """The OpenBLAS library numpy loaded (a ctypes handle), or None."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()
+                            and line.split()[-1].startswith("/")})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LOCAL)
+        except (OSError, AttributeError):
+            continue
+        if any(hasattr(lib, name) for name in _SETTERS):
+            return lib
+    return None
+
+
+def _symbol(lib, names, argtypes, restype):
+    for name in names:
+        fn = getattr(lib, name, None) if lib is not None else None
+        if fn is not None:
+            fn.argtypes, fn.restype = argtypes, restype
+            return fn
+    return None
+
+
+np.empty(1) @ np.empty(1)  # make sure numpy's BLAS is loaded before looking for it
+_lib = _loaded_openblas()
+_set_threads = _symbol(_lib, _SETTERS, [ctypes.c_int], None)
+_get_threads = _symbol(_lib, _GETTERS, [], ctypes.c_int)
+_set_local_threads = _symbol(_lib, _LOCAL_SETTERS, [ctypes.c_int], ctypes.c_int)
+# OpenBLAS's "local" setter acts process-wide here: without the lock, two Python threads
+# interleaving save/set/restore could leave BLAS on one thread for good.
+_lock = threading.Lock()
+
+
+def set_num_threads(n):
+    """Limit numpy's OpenBLAS to n threads; returns False when no OpenBLAS is found (then nothing changes)."""
+    if _set_threads is None or _get_threads is None:
+        return False
+    with _lock:
+        _set_threads(int(n))
+    return True
+
+
+def get_num_threads():
+    """Threads numpy's OpenBLAS uses, or None when no OpenBLAS is found."""
+    return None if _get_threads is None else int(_get_threads())
+
+
+def gemm(a, b, work):
+    """a @ b, on one BLAS thread when ``work`` (m*n*k multiply-adds) is below SINGLE_THREAD_BELOW."""
+    if _set_local_threads is None or work >= SINGLE_THREAD_BELOW:
+        return np.matmul(a, b)
+    with _lock:
+        previous = _set_local_threads(1)
+        try:
+            return np.matmul(a, b)
+        finally:
+            _set_local_threads(previous)
