@@ -501,3 +501,27 @@ def test_fused_step_per_parameter_overhead_is_small():
             opt.apply_gradients(params)
         best = min(best, (time.thread_time() - start) / 200)
     assert best / len(params) < 20e-6  # measured ~0.7 us per parameter; generous for slow CI machines
+
+
+def test_a_new_optimizer_class_is_found_by_its_keras_name_as_contributing_says():
+    from tinygrad_relu import optimizers
+    from tinygrad_relu.optimizers.optimizer import REGISTRY
+
+    class PlainDescent(optimizers.Optimizer):
+        def __init__(self, learning_rate=0.1, name="plain_descent", **kwargs):
+            super().__init__(learning_rate, name, **kwargs)
+
+        def _update(self, g, var, lr, i, buf):
+            var -= lr * g
+
+    try:
+        assert "plaindescent" in optimizers.names()
+        opt = optimizers.get("PlainDescent")
+        assert isinstance(opt, PlainDescent)
+        w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+        w.grad = np.array([0.5, 0.5])
+        opt.apply_gradients([w])
+        np.testing.assert_allclose(w.data, [0.95, -2.05])
+    finally:
+        REGISTRY.pop("plaindescent", None)
+    assert set(optimizers.names()) == {"sgd", "adam", "adamw", "rmsprop", "adagrad"}

@@ -1,0 +1,366 @@
+"""Optimizer: the base of every optimizer, with Keras 3's order of operations in one update.
+
+``opt.apply_gradients(params)`` takes the parameter Tensors whose ``.grad`` backward has
+filled, and updates each ``param.data`` in place. One update, in Keras' order:
+
+1. clip the gradients (clipnorm per tensor, global_clipnorm over all, or clipvalue);
+2. weight decay, if set: w -= w * weight_decay * lr (decoupled, as AdamW);
+3. the optimizer's own step (below), at learning rate ``lr`` = the schedule at ``iterations``;
+4. ``iterations += 1``.
+
+State (momenta, second moments) is created lazily per parameter, in the order parameters are
+first seen, and saved with ``get_state()`` / restored with ``set_state()``.
+
+Two paths compute the same update:
+* the fused path (``opt.fused = True``, the default): one Cython kernel per parameter
+  (cysrc/optim.pyx) reads the weight, its gradient and its slots once and writes them once,
+  with clipping and weight decay folded in. Bit-identical to the numpy path (the same float
+  operations in the same order); it declines arrays it cannot take (non-contiguous, mixed
+  dtypes), which then take the numpy path;
+* the numpy path (``opt.fused = False``): in-place ufuncs on a per-parameter scratch buffer,
+  the readable reference the fused kernels are tested against.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from . import schedules
+from .schedules import LearningRateSchedule
+
+REGISTRY = {}  # Keras' lower-case name -> class, filled as the subclasses are defined
+
+# Keras-only settings that from_config accepts when they hold their (inactive) defaults.
+_INACTIVE_KERAS_SETTINGS = {"use_ema": False, "ema_momentum": None, "ema_overwrite_frequency": None,
+                            "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+
+def _check_learning_rate(learning_rate, who):
+    if isinstance(learning_rate, LearningRateSchedule) or callable(learning_rate):
+        return learning_rate
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(f"{who}: learning_rate must be a number, a LearningRateSchedule or a callable, "
+                        f"received {learning_rate!r} of type {type(learning_rate).__name__}")
+    learning_rate = float(learning_rate)
+    if not learning_rate >= 0:
+        raise ValueError(f"{who}: learning_rate must be a non-negative number, received {learning_rate}")
+    return learning_rate
+
+
+def _optional_positive(value, name, who):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        raise ValueError(f"{who}: {name} must be a positive number or None, received {name}={value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class. Subclasses list their per-parameter state in ``_slot_specs`` and define ``_update``.
+
+    Every subclass is registered by its class name and by Keras' name for it, the class name in
+    lower case ('sgd', 'adam', 'rmsprop'): that is how ``optimizers.get("adam")`` finds it.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            REGISTRY[cls.__name__.lower()] = cls
+
+    def __init__(self, learning_rate, name, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
+        who = type(self).__name__
+        self.name = name
+        self._learning_rate = _check_learning_rate(learning_rate, who)
+        if weight_decay is not None and (isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real)
+                                         or weight_decay < 0):
+            raise ValueError(f"{who}: weight_decay must be a non-negative number or None, received {weight_decay!r}")
+        self.weight_decay = None if weight_decay is None else float(weight_decay)
+        self.clipnorm = _optional_positive(clipnorm, "clipnorm", who)
+        self.clipvalue = _optional_positive(clipvalue, "clipvalue", who)
+        self.global_clipnorm = _optional_positive(global_clipnorm, "global_clipnorm", who)
+        if sum(c is not None for c in (self.clipnorm, self.clipvalue, self.global_clipnorm)) > 1:
+            raise ValueError(f"{who}: only one of clipnorm, clipvalue and global_clipnorm can be set, received "
+                             f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
+        self.iterations = 0
+        self._variables = []      # parameters in the order first seen
+        self._index = {}          # id(parameter) -> position in _variables
+        self._slots = {name: [] for name, _ in self._slot_specs()}
+        self._scratch = []        # one work buffer per parameter for the numpy path (not state), made on first use
+        self._kernel_rows = []    # per parameter: its slot arrays in the fused kernel's argument order
+        self._pending_slots = None  # slot arrays from set_state before the parameters were known
+        self._no_decay = set()
+
+    # ---- what a subclass defines -------------------------------------------------------
+    def _slot_specs(self):
+        """[(slot name, initial value)] for the state this optimizer keeps per parameter."""
+        return []
+
+    def _update(self, grad, var, lr, i, buf):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # The fused path: the kernel in tinygrad_relu._kernels.optim, called as
+    # kernel(var, grad, *slots, scale, lo, hi, decay_lr, decayed, *_kernel_args(lr)).
+    _kernel = None
+
+    def _kernel_slots(self):
+        """Slot names in the kernel's argument order; None where the kernel takes an absent slot."""
+        return ()
+
+    def _kernel_args(self, lr):
+        """The kernel's trailing arguments for this update (constants of the step)."""
+        return ()
+
+    fused = True  # False: run the numpy reference path
+
+    # ---- the learning rate ---------------------------------------------------------------
+    @property
+    def learning_rate(self):
+        """The learning rate for the next update: a float (the schedule evaluated at ``iterations``)."""
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            return float(lr(self.iterations))
+        if callable(lr):
+            return float(lr())
+        return lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if isinstance(self._learning_rate, LearningRateSchedule) and not callable(value):
+            raise TypeError(f"{type(self).__name__}: this optimizer was created with a LearningRateSchedule, "
+                            "so its learning rate cannot be set to a number; create it with a float "
+                            "learning_rate to make the learning rate settable")
+        self._learning_rate = _check_learning_rate(value, type(self).__name__)
+
+    # ---- state ------------------------------------------------------------------------------
+    @property
+    def built(self):
+        return bool(self._variables)
+
+    def build(self, var_list):
+        """Create the state for parameters not seen yet, in the order given."""
+        for p in var_list:
+            if id(p) in self._index:
+                continue
+            data = p.data
+            if data.dtype.kind != "f":
+                raise TypeError(f"{type(self).__name__}: can only optimize floating point parameters, "
+                                f"received one of dtype {data.dtype} and shape {data.shape}")
+            self._index[id(p)] = len(self._variables)
+            self._variables.append(p)
+            for name, initial in self._slot_specs():
+                self._slots[name].append(np.full(data.shape, initial, dtype=data.dtype))
+            self._scratch.append(None)
+            i = len(self._variables) - 1
+            self._kernel_rows.append(tuple(None if name is None else self._slots[name][i]
+                                           for name in self._kernel_slots()))
+        if self._pending_slots is not None and self._variables:
+            pending, self._pending_slots = self._pending_slots, None
+            self._assign_slots(pending)
+
+    def exclude_from_weight_decay(self, var_list=None):
+        """Parameters (e.g. biases) that weight decay must leave alone."""
+        self._no_decay = {id(p) for p in (var_list or [])}
+
+    def get_state(self):
+        """[iterations, learning_rate (when a plain number), then each slot for every parameter].
+
+        The order is Keras': slot kind by slot kind, parameters in the order first seen.
+        """
+        state = [np.array(self.iterations, dtype=np.int64)]
+        if not callable(self._learning_rate):
+            state.append(np.array(self._learning_rate, dtype=np.float64))
+        for name, _ in self._slot_specs():
+            state.extend(a.copy() for a in self._slots[name])
+        return state
+
+    def set_state(self, state):
+        """Restore ``get_state()``'s list. Slots wait for the first update if no parameter was seen yet."""
+        who = type(self).__name__
+        state = list(state)
+        head = 1 if callable(self._learning_rate) else 2
+        if len(state) < head:
+            raise ValueError(f"{who}.set_state: expected at least {head} arrays (iterations"
+                             f"{', learning_rate' if head == 2 else ''}), received {len(state)}")
+        iterations = np.asarray(state[0])
+        if iterations.shape != () or iterations.dtype.kind not in "iu" or int(iterations) < 0:
+            raise ValueError(f"{who}.set_state: the first array must be the iteration count (a non-negative "
+                             f"integer scalar), received shape {iterations.shape} and dtype {iterations.dtype}")
+        if head == 2:
+            lr = np.asarray(state[1])
+            if lr.shape != () or lr.dtype.kind != "f":
+                raise ValueError(f"{who}.set_state: the second array must be the learning rate (a float scalar), "
+                                 f"received shape {lr.shape} and dtype {lr.dtype}")
+        slots = state[head:]
+        n_kinds = len(self._slot_specs())
+        if n_kinds == 0 and slots:
+            raise ValueError(f"{who}.set_state: this optimizer keeps no per-parameter state, "
+                             f"but {len(slots)} extra arrays were given")
+        if n_kinds and len(slots) % n_kinds:
+            raise ValueError(f"{who}.set_state: {len(slots)} slot arrays is not a multiple of the "
+                             f"{n_kinds} slot kinds {[n for n, _ in self._slot_specs()]}")
+        if self._variables or not slots:
+            self._assign_slots(slots)
+        else:
+            self._pending_slots = [np.array(a) for a in slots]
+        self.iterations = int(iterations)
+        if head == 2:
+            self._learning_rate = float(lr)
+
+    def _assign_slots(self, slots):
+        who = type(self).__name__
+        specs = self._slot_specs()
+        n = len(self._variables)
+        if len(slots) != n * len(specs):
+            raise ValueError(f"{who}.set_state: received {len(slots)} slot arrays but the optimizer tracks "
+                             f"{n} parameters x {len(specs)} slot kinds = {n * len(specs)}")
+        k = 0
+        for name, _ in specs:
+            for i in range(n):
+                target, value = self._slots[name][i], np.asarray(slots[k])
+                if value.shape != target.shape:
+                    raise ValueError(f"{who}.set_state: slot '{name}' of parameter {i} has shape {target.shape}, "
+                                     f"received an array of shape {value.shape}")
+                target[...] = value
+                k += 1
+
+    # ---- one update --------------------------------------------------------------------------
+    def apply_gradients(self, params):
+        """Update every parameter whose ``.grad`` is set, in place. Also accepts Keras' (grad, param) pairs."""
+        if type(params) is not list:
+            params = list(params)
+        if not params:
+            return self.iterations
+        if isinstance(params[0], tuple):
+            pairs = [(None if g is None else np.asarray(getattr(g, "data", g)), p) for g, p in params]
+            variables = [p for g, p in pairs if g is not None]
+            grads = [g for g, _ in pairs if g is not None]
+        else:
+            variables = [p for p in params if p.grad is not None]
+            grads = [p.grad for p in variables]
+        if not variables:
+            raise ValueError(f"{type(self).__name__}: no gradients provided for any of the {len(params)} parameters "
+                             "(did backward run, and do the parameters require grad?)")
+        index = self._index
+        positions = [index.get(id(p)) for p in variables]
+        if None in positions:
+            self.build(variables)
+            positions = [index[id(p)] for p in variables]
+        if self.fused and self._kernel is not None:  # a subclass without a kernel runs the numpy path
+            self._apply_fused(grads, variables, positions)
+        else:
+            self._apply_numpy(grads, variables, positions)
+        self.iterations += 1
+        return self.iterations
+
+    def _apply_numpy(self, grads, variables, positions):
+        """The reference: clip every gradient, then decay and update each parameter with numpy ufuncs."""
+        grads = self._clip_gradients(grads)
+        lr = self.learning_rate
+        for g, p, i in zip(grads, variables, positions):
+            self._update_numpy(g, p, i, lr)
+
+    def _update_numpy(self, g, p, i, lr):
+        var = p.data
+        if g.shape != var.shape:
+            raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} does not match its parameter "
+                             f"of shape {var.shape}")
+        if g.dtype != var.dtype:
+            g = g.astype(var.dtype)
+        buf = self._scratch[i]
+        if buf is None or buf.shape != var.shape or buf.dtype != var.dtype:
+            buf = self._scratch[i] = np.empty_like(var)
+        decay = self.weight_decay
+        if decay and id(p) not in self._no_decay:
+            np.multiply(var, decay * lr, out=buf)
+            var -= buf
+        self._update(g, var, lr, i, buf)
+
+    def _apply_fused(self, grads, variables, positions):
+        """One kernel call per parameter; a parameter the kernel declines takes the numpy path."""
+        scales, lo, hi = self._clip_factors(grads)
+        lr = self.learning_rate
+        decay = self.weight_decay
+        decay_lr = decay * lr if decay else 0.0
+        no_decay = self._no_decay
+        kernel, rows, args = self._kernel, self._kernel_rows, self._kernel_args(lr)
+        for g, p, i, scale in zip(grads, variables, positions, scales):
+            var = p.data
+            if (g.dtype == var.dtype and g.shape == var.shape
+                    and kernel(var, g, *rows[i], scale, lo, hi, decay_lr,
+                               bool(decay) and id(p) not in no_decay, *args)):
+                continue
+            # declined (dtype or shape mismatch, non-contiguous, read-only ...): clip as the numpy path does
+            if scale != 1.0:
+                g = g * scale
+            if self.clipvalue is not None:
+                g = np.clip(g, lo, hi)
+            self._update_numpy(g, p, i, lr)
+
+    def _clip_factors(self, grads):
+        """(per-gradient scale, lo, hi): the clipping _clip_gradients does, as factors for the kernels.
+
+        scale is 1.0 where nothing is scaled (an exact identity), NaN for every gradient when the global
+        norm is not finite; [lo, hi] is [-clipvalue, clipvalue], or [-inf, inf] (an identity too).
+        """
+        n = len(grads)
+        scales = [1.0] * n
+        if self.clipnorm is not None:
+            clipnorm = self.clipnorm
+            for k, g in enumerate(grads):
+                norm = math.sqrt(float(np.vdot(g, g)))
+                if norm > clipnorm:
+                    scales[k] = clipnorm / norm
+        elif self.global_clipnorm is not None:
+            norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+            if not math.isfinite(norm):
+                scales = [math.nan] * n
+            elif norm > self.global_clipnorm:
+                scales = [self.global_clipnorm / norm] * n
+        if self.clipvalue is not None:
+            return scales, -self.clipvalue, self.clipvalue
+        return scales, -math.inf, math.inf
+
+    def _clip_gradients(self, grads):
+        if self.clipnorm is not None:
+            out = []
+            for g in grads:
+                norm = math.sqrt(float(np.vdot(g, g)))
+                out.append(g * (self.clipnorm / norm) if norm > self.clipnorm else g)
+            return out
+        if self.global_clipnorm is not None:
+            norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+            if not math.isfinite(norm):  # Keras turns every gradient into NaN rather than hide the blow-up
+                return [np.full_like(g, np.nan) for g in grads]
+            if norm > self.global_clipnorm:
+                scale = self.global_clipnorm / norm
+                return [g * scale for g in grads]
+            return grads
+        if self.clipvalue is not None:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    # ---- config --------------------------------------------------------------------------------
+    def get_config(self):
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            lr = schedules.serialize(lr)
+        elif callable(lr):
+            lr = float(lr())
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key, default in _INACTIVE_KERAS_SETTINGS.items():
+            if key in config:
+                value = config.pop(key)
+                if value not in (default, None) and not (key == "ema_momentum"):
+                    raise ValueError(f"{cls.__name__}.from_config: {key}={value!r} is not supported here")
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} learning_rate={self.learning_rate:g} iterations={self.iterations}>"
