@@ -9,12 +9,7 @@ from tinygrad_relu import utils
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True)
-def fresh_names():
-    L.reset_uids()
-    utils.set_random_seed(1234)
-    yield
-    L.reset_uids()
+SEED = 1234  # conftest.py seeds every test with it
 
 
 def run_layer(layer, x, grad_seed=0):

@@ -14,14 +14,6 @@ from tinygrad_relu import layers as L, utils
 from tinygrad_relu.models import Sequential
 
 
-@pytest.fixture(autouse=True)
-def fresh_names():
-    L.reset_uids()
-    utils.set_random_seed(0)
-    yield
-    L.reset_uids()
-
-
 def mlp(loss="categorical_crossentropy", n_in=10):
     model = Sequential([L.Dense(4, activation="relu", input_shape=(n_in,), name="hidden"),
                         L.Dense(3, activation="softmax", name="out")])

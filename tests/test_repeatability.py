@@ -27,13 +27,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(autouse=True)
 def restore_threads():
-    L.reset_uids()
     kernel_threads, blas_threads = tr.get_num_threads(), utils.get_blas_num_threads()
     yield
     threads.set_num_threads(kernel_threads)
     if blas_threads is not None:
         utils.set_blas_num_threads(blas_threads)
-    L.reset_uids()
 
 
 def data(n=96):

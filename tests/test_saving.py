@@ -12,19 +12,14 @@ import numpy as np
 import pytest
 
 import tinygrad_relu as tr
-from tinygrad_relu import layers as L, utils
+from tinygrad_relu import layers as L
 from tinygrad_relu.models import Sequential, load_model
 from tinygrad_relu.saving import ModelFileError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(autouse=True)
-def fresh_state():
-    L.reset_uids()
-    utils.set_random_seed(3)
-    yield
-    L.reset_uids()
+SEED = 3  # conftest.py seeds every test with it
 
 
 def data(n=96, seed=0):
@@ -217,7 +212,7 @@ def test_failed_save_leaves_previous_file_and_no_temporaries(tmp_path, monkeypat
 
     def explode(*args):
         raise OSError("disk full")
-    monkeypatch.setattr(saving, "_write_npy", explode)
+    monkeypatch.setattr(saving.native, "write_npy", explode)
     with pytest.raises(OSError, match="disk full"):
         model.save(path)
     assert path.read_bytes() == before
@@ -320,8 +315,8 @@ def test_stale_temporaries_of_dead_savers_are_removed_live_ones_kept(tmp_path):
     path = saved(tmp_path)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale = tmp_path / (saving._temporary_prefix(path.name, dead.pid) + "abc.tmp")
-    live = tmp_path / (saving._temporary_prefix(path.name, os.getppid()) + "abc.tmp")  # our parent runs
+    stale = tmp_path / (saving.archive._temporary_prefix(path.name, dead.pid) + "abc.tmp")
+    live = tmp_path / (saving.archive._temporary_prefix(path.name, os.getppid()) + "abc.tmp")  # our parent runs
     other = tmp_path / ".unrelated.host.1.abc.tmp"
     for f in (stale, live, other):
         f.write_bytes(b"partial")

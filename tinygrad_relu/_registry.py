@@ -3,7 +3,35 @@ config round-trips, Keras' serialized form {'class_name', 'config'}, and lookup 
 
 Each module keeps two tables: ``classes`` by class name ('HeNormal') and ``aliases`` by Keras'
 lower-case name ('he_normal'). The error messages are built here so all modules word them alike.
+
+The model classes register here when they are defined, so that reading a model file can find
+"Sequential" without the reader importing the models package (which itself saves and loads).
 """
+import re
+
+_MODEL_CLASSES = {}
+
+
+def register_model_class(cls):
+    _MODEL_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def model_class(name):
+    """The model class a file names ('Sequential'), or None."""
+    return _MODEL_CLASSES.get(name) if isinstance(name, str) else None
+
+
+def model_class_names():
+    return sorted(_MODEL_CLASSES)
+
+
+def snake_case(name):
+    """Keras' class-name-to-object-name rule: Conv2D -> conv2d, ReLU -> re_lu."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
+    return name.lower()
 
 
 class Configurable:
@@ -22,7 +50,9 @@ class Configurable:
 
 
 def serialize(obj):
-    """{'class_name': ..., 'config': ...}, Keras' serialized form."""
+    """{'class_name': ..., 'config': ...}, Keras' serialized form (None stays None, as in Keras)."""
+    if obj is None:
+        return None
     return {"class_name": type(obj).__name__, "config": obj.get_config()}
 
 

@@ -301,8 +301,8 @@ _NAMES = {
 
 
 def serialize(initializer):
-    """{'class_name': ..., 'config': ...}, Keras' serialized form."""
-    if not isinstance(initializer, Initializer):
+    """{'class_name': ..., 'config': ...}, Keras' serialized form (None stays None)."""
+    if initializer is not None and not isinstance(initializer, Initializer):
         raise TypeError(f"initializers.serialize: expected an Initializer, received {type(initializer).__name__}")
     return _registry.serialize(initializer)
 

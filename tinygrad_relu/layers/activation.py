@@ -3,7 +3,6 @@ import numbers
 
 from .. import activations, initializers, regularizers
 from .base import Layer
-from .core import _serialize_or_none
 
 
 def _number(value, arg_name, layer, minimum=None, allow_none=False):
@@ -101,7 +100,7 @@ class PReLU(Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"alpha_initializer": initializers.serialize(self.alpha_initializer),
-                       "alpha_regularizer": _serialize_or_none(regularizers, self.alpha_regularizer),
+                       "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
                        "shared_axes": None if self.shared_axes is None else list(self.shared_axes)})
         return config
 

@@ -4,58 +4,31 @@ Keras' rule, kept here: ``__init__`` stores configuration only, ``build(input_sh
 creates the weights once the input shape is known, ``call(x, training)`` computes, and
 ``get_config``/``from_config`` round-trip the configuration through plain JSON values.
 """
-import collections
-import re
-
 import numpy as np
 
 from ..tensor import Tensor
-from .. import activations, debug, function, initializers, regularizers
-
-# One counter per base name for the whole process, as Keras' backend.get_uid: the
-# first Dense is "dense", the second "dense_1", whichever model they end up in.
-_name_counters = collections.defaultdict(int)
+from .. import _state, activations, debug, initializers, regularizers
+from .._registry import snake_case as to_snake_case
+from .._state import unique_name, reset_names as reset_uids  # noqa: F401  (re-exported)
 
 _ALLOWED_BASE_KWARGS = ("input_shape", "batch_input_shape", "batch_size", "input_dim")
 
-# While a saved model is being rebuilt its weights are about to be overwritten, so they are
-# made as lazy zeros: no random numbers drawn, and an absurd size claimed by a hostile file
-# costs no memory before the shape check rejects it.
-_skip_initializers = False
-
 
 class skip_initializers:
-    """Context manager: layers built inside it get zero weights instead of initialized ones."""
+    """Context manager: layers built inside it (in this thread) get zero weights instead of initialized ones.
+
+    While a saved model is being rebuilt its weights are about to be overwritten, so they are
+    made as lazy zeros: no random numbers drawn, and an absurd size claimed by a hostile file
+    costs no memory before the shape check rejects it.
+    """
 
     def __enter__(self):
-        global _skip_initializers
-        self._prev, _skip_initializers = _skip_initializers, True
+        self._prev, _state.local.skip_initializers = _state.local.skip_initializers, True
         return self
 
     def __exit__(self, *exc):
-        global _skip_initializers
-        _skip_initializers = self._prev
+        _state.local.skip_initializers = self._prev
         return False
-
-
-def reset_uids():
-    """Forget the automatic-name counters, so the next Dense is called "dense" again (tests)."""
-    _name_counters.clear()
-
-
-def unique_name(base):
-    """'dense', then 'dense_1', 'dense_2', ... for the same base name."""
-    count = _name_counters[base]
-    _name_counters[base] += 1
-    return base if count == 0 else f"{base}_{count}"
-
-
-def to_snake_case(name):
-    """Keras' class-name-to-layer-name rule: Conv2D -> conv2d, ReLU -> re_lu."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    name = re.sub("([a-z])([A-Z])", r"\1_\2", name)
-    return name.lower()
 
 
 def normalize_tuple(value, n, arg_name, layer_name, allow_zero=False):
@@ -161,7 +134,7 @@ class Layer:
         """Create a weight Tensor from an initializer and register it (Keras' add_weight)."""
         shape = tuple(int(d) for d in shape)
         dtype = np.dtype(dtype or self.dtype)
-        if _skip_initializers:
+        if _state.local.skip_initializers:
             values = np.zeros(shape, dtype=dtype)
         else:
             values = np.asarray(initializers.get(initializer)(shape, dtype=dtype.name), dtype=dtype)
@@ -286,7 +259,7 @@ class Layer:
         elif not x.requires_grad and x.data.dtype != self.dtype:
             x = Tensor._make(x.data.astype(self.dtype), False, None)
         self._ensure_built(x.shape)
-        if function._anomaly_hook is not None:  # detect_anomaly() reports ops with their layer
+        if _state.local.anomaly_hook is not None:  # detect_anomaly() reports ops with their layer
             with debug.layer_scope(self.name):
                 return self.call(x, training=training)
         return self.call(x, training=training)
@@ -316,12 +289,7 @@ class Layer:
         cached = self.__dict__.get("_fused_for")
         if cached is not None and cached[0] is activation:
             return cached[1]
-        try:
-            name = activations.serialize(activation)
-        except (ValueError, TypeError):
-            name = None
-        if name not in fusable or activations.ALL_ACTIVATIONS.get(name) is not activation:
-            name = None
+        name = activations.fused_name(activation, fusable)
         self._fused_for = (activation, name)
         return name
 
@@ -335,7 +303,6 @@ class Layer:
         activation = getattr(self, "activation", None)
         if activation is None:
             return None
-        from .. import activations
         try:
             return activations.serialize(activation)
         except (ValueError, TypeError, KeyError):

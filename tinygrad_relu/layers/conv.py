@@ -2,7 +2,6 @@
 from .. import activations, functional as F, initializers, regularizers
 from ..ops import conv as conv_ops
 from .base import Layer, normalize_tuple, positive_int, shape_str
-from .core import _serialize_or_none
 
 
 def conv_output_length(length, kernel, stride, dilation, padding):
@@ -100,8 +99,8 @@ class _Conv(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
-            "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
         })
         return config
 

@@ -6,11 +6,8 @@ import numpy as np
 from .. import activations, functional as F, initializers, regularizers, utils
 from ..ops import dense as dense_op
 from ..tensor import Tensor
-from .base import Layer, positive_int, shape_str, unique_name
-
-
-def _serialize_or_none(module, obj):
-    return None if obj is None else module.serialize(obj)
+from .._state import unique_name
+from .base import Layer, positive_int, shape_str
 
 
 class InputLayer(Layer):
@@ -110,8 +107,8 @@ class Dense(Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
-            "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
         })
         return config
 

@@ -6,7 +6,6 @@ import numpy as np
 from .. import initializers, regularizers
 from ..tensor import Tensor
 from .base import Layer
-from .core import _serialize_or_none
 
 
 class BatchNormalization(Layer):
@@ -105,7 +104,7 @@ class BatchNormalization(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-            "beta_regularizer": _serialize_or_none(regularizers, self.beta_regularizer),
-            "gamma_regularizer": _serialize_or_none(regularizers, self.gamma_regularizer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
         })
         return config

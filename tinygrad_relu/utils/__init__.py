@@ -1,13 +1,13 @@
-"""Keras' small utilities: one random generator for the whole library, and to_categorical.
+"""Keras' small utilities: one random generator for the whole library, to_categorical, BLAS threads.
 
 Every random draw in tinygrad_relu (initializers, shuffling, dropout) comes from the one
 numpy Generator returned by ``get_rng()``, so ``set_random_seed(s)`` makes a run repeatable.
 """
-import ctypes
-import os
 import random
 
 import numpy as np
+
+from .. import _blas, _state
 
 # Created unseeded at import (fresh entropy, like Keras without a seed); set_random_seed reseeds it.
 _rng = np.random.default_rng()
@@ -70,46 +70,7 @@ def to_categorical(x, num_classes=None):
 
 def clear_session():
     """Reset the automatic layer names (dense, dense_1, ...), as keras.utils.clear_session."""
-    from .layers import reset_uids
-    reset_uids()
-
-
-# ---- BLAS threads -------------------------------------------------------------------------------
-# numpy's GEMM runs on the OpenBLAS that numpy links; its thread count is separate from our OpenMP
-# kernels'. threadpoolctl controls it when installed; without it we call OpenBLAS's own setter,
-# found among the libraries already loaded in this process (nothing is loaded from elsewhere).
-_OPENBLAS_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                     "openblas_set_num_threads64_", "openblas_set_num_threads")
-_OPENBLAS_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
-                     "openblas_get_num_threads64_", "openblas_get_num_threads")
-_openblas = None
-
-
-def _loaded_openblas():
-    """(setter, getter) of the OpenBLAS numpy loaded, or None when it cannot be found."""
-    global _openblas
-    if _openblas is not None:
-        return _openblas or None
-    _openblas = False
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()
-                            and line.split()[-1].startswith("/")})
-    except OSError:
-        return None
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_LOCAL)
-        except (OSError, AttributeError):
-            continue
-        setter = next((getattr(lib, n) for n in _OPENBLAS_SETTERS if hasattr(lib, n)), None)
-        getter = next((getattr(lib, n) for n in _OPENBLAS_GETTERS if hasattr(lib, n)), None)
-        if setter is not None and getter is not None:
-            setter.argtypes, setter.restype = [ctypes.c_int], None
-            getter.argtypes, getter.restype = [], ctypes.c_int
-            _openblas = (setter, getter)
-            return _openblas
-    return None
+    _state.reset_names()
 
 
 def set_blas_num_threads(n):
@@ -118,14 +79,9 @@ def set_blas_num_threads(n):
         raise TypeError(f"set_blas_num_threads: n must be an integer, received {n!r} of type {type(n).__name__}")
     if n < 1:
         raise ValueError(f"set_blas_num_threads: n must be at least 1, received {n}")
-    found = _loaded_openblas()
-    if found is None:
-        return False
-    found[0](int(n))
-    return True
+    return _blas.set_num_threads(int(n))
 
 
 def get_blas_num_threads():
     """Threads numpy's OpenBLAS uses, or None when no OpenBLAS is found."""
-    found = _loaded_openblas()
-    return None if found is None else int(found[1]())
+    return _blas.get_num_threads()

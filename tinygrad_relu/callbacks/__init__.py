@@ -1,0 +1,25 @@
+"""Keras' callbacks: objects whose hooks the training loop calls at fixed moments.
+
+Order in ``fit`` (as Keras): on_train_begin; per epoch on_epoch_begin, then per batch
+on_train_batch_begin / on_train_batch_end, then (with validation data) on_test_begin,
+on_test_batch_begin/end..., on_test_end, then on_epoch_end with the epoch's logs
+(loss, metrics, val_*); finally on_train_end. ``evaluate`` and ``predict`` call the
+on_test_* and on_predict_* hooks. Training stops after an epoch (or batch) in which a
+callback set ``model.stop_training = True``.
+
+Callbacks use only this much of the model: ``stop_training``, ``get_weights()``,
+``set_weights()``, ``save(path)``, ``save_weights(path)`` and ``optimizer.learning_rate``.
+"""
+from .callback import Callback
+from .callback_list import CallbackList
+from .csv_logger import CSVLogger
+from .early_stopping import EarlyStopping
+from .history import History
+from .lambda_callback import LambdaCallback
+from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
+from .model_checkpoint import ModelCheckpoint
+from .progbar_logger import ProgbarLogger
+from .terminate_on_nan import TerminateOnNaN
+
+__all__ = ["Callback", "CallbackList", "CSVLogger", "EarlyStopping", "History", "LambdaCallback",
+           "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN"]

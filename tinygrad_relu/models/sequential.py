@@ -1,0 +1,260 @@
+"""Sequential: a stack of layers (Keras' ``keras.Sequential``).
+
+    >>> from tinygrad_relu.models import Sequential
+    >>> from tinygrad_relu.layers import Dense
+    >>> model = Sequential([Dense(64, activation="relu", input_shape=(20,)), Dense(10, activation="softmax")])
+    >>> model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    >>> history = model.fit(x, y, epochs=5)            # doctest: +SKIP
+"""
+import numpy as np
+
+from .. import _registry, _state, activations, debug
+from ..layers import InputLayer, Layer
+from ..layers import get as get_layer_class
+from ..layers.base import shape_str
+from ..tensor import Tensor, no_grad
+from .model import Model
+from .trainer import from_logits_copy
+
+_LAYER_CALL = Layer.__call__  # layers that keep it may be called directly on checked batches
+
+# Softmax (sigmoid) followed by its crossentropy is computed from the logits: log-softmax
+# never takes log(0), so a confident wrong prediction gives a large finite loss, not inf.
+_FUSABLE = (("softmax", "CategoricalCrossentropy"), ("softmax", "SparseCategoricalCrossentropy"),
+            ("sigmoid", "BinaryCrossentropy"))
+
+
+class Sequential(Model):
+    """A linear stack of layers."""
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        super().__init__(name=name, trainable=trainable)
+        self._layers = []
+        self._layer_names = set()
+        self._input_batch_shape = None
+        self._input_layer_name = None
+        self._output_shapes = []
+        self._fused_cache = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- building the stack ------------------------------------------------------------
+    def add(self, layer):
+        """Append a layer (or an ``Input`` as the first element, which fixes the input shape)."""
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_batch_shape is not None:
+                raise ValueError(f"Sequential '{self.name}': an Input can only be the first element of the model")
+            self._input_batch_shape = layer.batch_shape
+            self._input_layer_name = layer.name
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential '{self.name}': only layers can be added, received {layer!r} "
+                            f"of type {type(layer).__name__}")
+        if layer.name in self._layer_names:
+            raise ValueError(f"All layers added to a Sequential model should have unique names. Name '{layer.name}' "
+                             f"is already the name of a layer in model '{self.name}'.")
+        if not self._layers and self._input_batch_shape is None and layer._batch_input_shape is not None:
+            self._input_batch_shape = layer._batch_input_shape
+        self._layers.append(layer)
+        self._layer_names.add(layer.name)
+        self._fused_cache = None
+        if self.built:  # extend the built stack right away, as Keras does
+            shape = self._output_shapes[-1]
+            layer._ensure_built(shape)
+            self._output_shapes.append(tuple(layer.compute_output_shape(shape)))
+        elif self._input_batch_shape is not None:
+            self.build()
+
+    def pop(self):
+        if not self._layers:
+            raise ValueError(f"Sequential '{self.name}': there are no layers to pop")
+        layer = self._layers.pop()
+        self._layer_names.discard(layer.name)
+        self._fused_cache = None
+        if self._output_shapes:
+            self._output_shapes.pop()
+        return layer
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def build(self, input_shape=None):
+        """Create every layer's weights for inputs of ``input_shape`` (batch axis included, may be None)."""
+        if input_shape is None:
+            input_shape = self._input_batch_shape
+        if input_shape is None:
+            raise ValueError(f"Sequential '{self.name}': cannot build without an input shape; pass input_shape= to "
+                             "the first layer, start with Input(shape=...), call build((None, ...)) or call the model "
+                             "on data")
+        shape = tuple(None if d is None else int(d) for d in input_shape)
+        self._check_declared_input(shape)
+        shapes = []
+        for layer in self._layers:
+            layer._ensure_built(shape)
+            shape = tuple(layer.compute_output_shape(shape))
+            shapes.append(shape)
+        if self._input_batch_shape is None:
+            self._input_batch_shape = (None,) + tuple(input_shape[1:])
+        self._output_shapes = shapes
+        self.built = True
+
+    def _check_declared_input(self, shape):
+        """Data of ``shape`` must fit the first layer and any declared input shape."""
+        if self._layers:
+            self._layers[0].check_input_shape(shape)
+        declared = self._input_batch_shape
+        if declared is None:
+            return
+        who = self._layers[0].name if self._layers else self.name
+        if len(shape) != len(declared) or any(d is not None and s is not None and d != s
+                                              for d, s in zip(declared[1:], shape[1:])):
+            raise ValueError(f"Input 0 of layer '{who}' is incompatible with the layer: expected shape="
+                             f"{shape_str(declared)}, found shape={shape_str(shape)}")
+
+    def _check_data_shape(self, shape):
+        """Check all of x's shape through the stack before any batch runs (messages show the full shape)."""
+        if not self._layers:
+            raise ValueError(f"Sequential '{self.name}' has no layers")
+        if not self.built:
+            self.build((None,) + tuple(shape[1:]))
+        # train_on_batch checks every batch: a shape this very stack already accepted passes at once
+        key = (tuple(shape[1:]), len(shape), tuple(self._layers), self._input_batch_shape)
+        if key == self.__dict__.get("_accepted_shape"):
+            return
+        self._check_declared_input(tuple(shape))
+        for layer in self._layers:
+            layer.check_input_shape(tuple(shape))
+            shape = tuple(layer.compute_output_shape(tuple(shape)))
+        self._accepted_shape = key
+
+    @property
+    def input_shape(self):
+        return self._input_batch_shape
+
+    @property
+    def output_shape(self):
+        if not self.built:
+            raise AttributeError(f"Sequential '{self.name}' is not built yet, so it has no output shape")
+        return self._output_shapes[-1]
+
+    # ---- computing ------------------------------------------------------------------------
+    def __call__(self, x, training=False):
+        return self.call(x, training=training)
+
+    def call(self, x, training=False):
+        if not self._layers:
+            raise ValueError(f"Sequential '{self.name}' has no layers")
+        if not isinstance(x, Tensor):
+            x = Tensor(np.ascontiguousarray(np.asarray(x, dtype=self._dtype())))
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+        for layer in self._layers:
+            x = layer(x, training=training)
+        return x
+
+    def _dtype(self):
+        return self._layers[0].dtype if self._layers else "float32"
+
+    # ---- one batch's loss ---------------------------------------------------------------------
+    def _compiled_changed(self):
+        self._fused_cache = None
+
+    def _fused_loss(self):
+        """The from_logits=True copy of the loss when the last layer ends in its matching activation."""
+        key = (id(self._layers[-1]), id(self._loss_fn))
+        if self._fused_cache is not None and self._fused_cache[0] == key:
+            return self._fused_cache[1]
+        fused = None
+        activation = self._layers[-1].output_activation_name()
+        loss = self._loss_fn
+        if (activation, type(loss).__name__) in _FUSABLE and not getattr(loss, "from_logits", True):
+            fused = (from_logits_copy(loss), activations.get(activation))
+        self._fused_cache = (key, fused)
+        return fused
+
+    def _forward_loss(self, x, y, training):
+        """(total loss Tensor, predictions ndarray or None when no metric reads them) for one batch.
+
+        ``x`` has passed _prepare_x, which checked its shape through the whole stack, so a built
+        layer receiving its own dtype is called directly, without Layer.__call__'s per-batch checks.
+        """
+        h = Tensor._make(x, False, None)
+        layers = self._layers
+        fused = self._fused_loss()
+        body = layers if fused is None else layers[:-1]
+        direct = _state.local.anomaly_hook is None  # detect_anomaly() needs Layer.__call__'s layer names
+        for layer in body:
+            if direct and type(layer).__call__ is _LAYER_CALL and layer.built and h.data.dtype == layer.dtype:
+                h = layer.call(h, training=training)
+            else:
+                h = layer(h, training=training)
+        if fused is None:
+            loss = self._loss_fn(y, h)
+            predictions = h.data
+        else:
+            last = layers[-1]
+            last._ensure_built(h.shape)
+            if direct:
+                logits = last.call_logits(h, training=training)
+            else:
+                with debug.layer_scope(last.name):
+                    logits = last.call_logits(h, training=training)
+            loss_from_logits, activation = fused
+            loss = loss_from_logits(y, logits)
+            predictions = None
+            if self._metric_entries:  # only metrics read the predictions: skip the softmax otherwise
+                with no_grad():
+                    predictions = activation(Tensor._make(logits.data, False, None)).data
+        if self._has_regularizers():
+            for penalty in self.losses:
+                loss = loss + penalty
+        return loss, predictions
+
+    def _has_regularizers(self):
+        """Whether any layer may add a penalty (cheaper than building the empty ``losses`` list per step)."""
+        for layer in self._layers:
+            if type(layer).losses is not Layer.losses:  # a layer with its own losses: ask it
+                return True
+            for record in layer._weight_records:
+                if record[3] is not None:
+                    return True
+        return False
+
+    # ---- summary and configuration -------------------------------------------------------------
+    def _summary_rows(self):
+        rows = []
+        for i, layer in enumerate(self._layers):
+            shape = self._output_shapes[i] if self.built and i < len(self._output_shapes) else None
+            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+            rows.append((f"{layer.name} ({type(layer).__name__})", "?" if shape is None else shape_str(shape), params))
+        return rows
+
+    def get_config(self):
+        layer_configs = []
+        if self._input_batch_shape is not None:
+            layer_configs.append({"class_name": "InputLayer", "config": {
+                "batch_shape": list(self._input_batch_shape), "dtype": self._dtype(),
+                "name": self._input_layer_name or "input_layer"}})
+        for layer in self._layers:
+            layer_configs.append(_registry.serialize(layer))
+        return {"name": self.name, "trainable": self.trainable, "layers": layer_configs}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ValueError("Sequential.from_config: expected a dict with a 'layers' list")
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        custom_objects = custom_objects or {}
+        for i, entry in enumerate(config["layers"]):
+            if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
+                    or not isinstance(entry.get("config", {}), dict):
+                raise ValueError(f"Sequential.from_config: layer entry {i} must be a dict with 'class_name' and 'config'")
+            class_name = entry["class_name"]
+            layer_cls = custom_objects.get(class_name) or get_layer_class(class_name)
+            try:
+                layer = layer_cls.from_config(dict(entry.get("config", {})))
+            except (TypeError, ValueError, NotImplementedError) as err:
+                raise ValueError(f"Sequential.from_config: invalid config for layer {i} ({class_name}): {err}") from None
+            model.add(layer)
+        return model

@@ -1,0 +1,92 @@
+"""Keras 3's ``model.summary()`` table, drawn with the same box characters (without colour)."""
+import shutil
+
+import numpy as np
+
+
+def readable_size(nbytes):
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if nbytes / 1024 < 1:
+            return f"{nbytes:.2f} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.2f} PB"
+
+
+def _weights_size(weights):
+    return float(sum(w.size * w.dtype.itemsize for w in weights))
+
+
+def summary_text(model, rows, line_length=None):
+    """The table for ``rows`` of (layer name (type), output shape text, parameter count text), then the totals."""
+    if line_length is None:
+        line_length = min(88, shutil.get_terminal_size().columns - 4)
+    inner = line_length - 4  # four vertical borders
+    name_w = round(inner * 0.455)
+    param_w = round(inner * 0.205)
+    shape_w = inner - name_w - param_w
+    widths = (name_w, shape_w, param_w)
+
+    def border(left, fill, mid, right):
+        return left + mid.join(fill * w for w in widths) + right
+
+    def cells(values, edge, aligns=("<", "<", ">")):
+        """One table row; text too wide for its column wraps at spaces onto more lines, as Keras' does."""
+        columns = [_wrap(str(value), w - 2) for value, w in zip(values, widths)]
+        height = max(len(c) for c in columns)
+        out = []
+        for k in range(height):
+            parts = [" " + f"{(c[k] if k < len(c) else ''):{a}{w - 2}}" + " "
+                     for c, w, a in zip(columns, widths, aligns)]
+            out.append(edge + edge.join(parts) + edge)
+        return "\n".join(out)
+
+    lines = [f'Model: "{model.name}"',
+             border("┏", "━", "┳", "┓"),
+             cells(("Layer (type)", "Output Shape", "Param #"), "┃"),
+             border("┡", "━", "╇", "┩")]
+    for i, row in enumerate(rows):
+        if i:
+            lines.append(border("├", "─", "┼", "┤"))
+        lines.append(cells(row, "│"))
+    lines.append(border("└", "─", "┴", "┘"))
+    trainable = model.trainable_weights
+    non_trainable = model.non_trainable_weights
+    n_train = sum(w.size for w in trainable)
+    n_non = sum(w.size for w in non_trainable)
+    size_train, size_non = _weights_size(trainable), _weights_size(non_trainable)
+    optimizer = model.optimizer
+    n_opt = size_opt = None
+    if model.compiled and optimizer is not None and getattr(optimizer, "built", False):
+        # Keras counts every optimizer variable (iterations, the learning rate, the slots) at
+        # 4 bytes each, and adds them to the total
+        state = optimizer.get_state() if hasattr(optimizer, "get_state") else []
+        n_opt = sum(np.asarray(a).size for a in state)
+        size_opt = 4.0 * n_opt
+    lines.append(f" Total params: {n_train + n_non + (n_opt or 0):,} "
+                 f"({readable_size(size_train + size_non + (size_opt or 0.0))})")
+    lines.append(f" Trainable params: {n_train:,} ({readable_size(size_train)})")
+    lines.append(f" Non-trainable params: {n_non:,} ({readable_size(size_non)})")
+    if n_opt is not None:
+        lines.append(f" Optimizer params: {n_opt:,} ({readable_size(size_opt)})")
+    return "\n".join(lines)
+
+
+def _wrap(text, width):
+    """Split text into lines of at most width characters, at spaces where possible."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        while len(word) > width:  # a single word longer than the column is cut hard
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if not line:
+            line = word
+        elif len(line) + 1 + len(word) <= width:
+            line += " " + word
+        else:
+            lines.append(line)
+            line = word
+    lines.append(line)
+    return lines
