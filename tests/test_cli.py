@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from tinygrad_relu import cli, plot
+from tinygrad_relu.lab import common, demo as demo_module
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh")
@@ -112,7 +113,7 @@ def test_demo_figure_or_one_line_note(demo):
 def test_write_figure_without_matplotlib_says_so(monkeypatch, tmp_path):
     monkeypatch.setattr(plot, "available", lambda: False)
     messages = []
-    assert cli.write_figure({}, {}, str(tmp_path / "relu_demo.png"), messages.append) is False
+    assert demo_module.write_figure({}, {}, str(tmp_path / "relu_demo.png"), messages.append) is False
     assert len(messages) == 1 and 'pip install "tinygrad_relu[plot]"' in messages[0]
     assert not (tmp_path / "relu_demo.png").exists()
 
@@ -169,10 +170,10 @@ def test_errors_exit_2_with_a_message(capsys):
 
 
 def test_one_in_reads_small_ratios():
-    assert cli.one_in(1 / 4000) == "1/4,000"
-    assert cli.one_in(7.63e-8) == "1/13,000,000"
-    assert cli.one_in(0.29) == "0.29 times"
-    assert cli.one_in(0.0) == "nothing"
+    assert common.one_in(1 / 4000) == "1/4,000"
+    assert common.one_in(7.63e-8) == "1/13,000,000"
+    assert common.one_in(0.29) == "0.29 times"
+    assert common.one_in(0.0) == "nothing"
 
 
 def test_console_script_declared():
@@ -181,5 +182,5 @@ def test_console_script_declared():
 
 def test_out_stream_flushes():
     stream = io.StringIO()
-    cli.Out(stream)("hello", end="")
+    common.Out(stream)("hello", end="")
     assert stream.getvalue() == "hello"

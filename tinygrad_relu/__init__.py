@@ -17,7 +17,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 from .tensor import Tensor
-from .function import Function, no_grad, is_grad_enabled
+from .tensor import Function, no_grad, enable_grad, is_grad_enabled
 from .gradcheck import gradcheck, GradcheckError
 from .ops import elementwise as _E, movement as _M
 
@@ -94,4 +94,4 @@ def __getattr__(name):
 def __dir__():
     return sorted(list(globals()) + list(_SUBMODULES) + list(_TOP_LEVEL))
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402,F401

@@ -1,0 +1,9 @@
+"""The ReLU lab: experiments that show, with this engine's own numbers, what ReLU does to backpropagation.
+
+    common.py        output, tables, data, the MLP the experiments train
+    compare.py       claims 1-2: sparsity and gradient flow per activation (`tinygrad-relu compare`)
+    dying.py         claim 3: dead ReLU units (`tinygrad-relu dying`)
+    kernels.py       claim 4: kernel cost per element (`tinygrad-relu kernels`)
+    nonlinearity.py  claim 5: a linear stack against one ReLU layer
+    demo.py          all five, their figure and relu_demo.json (`tinygrad-relu demo`)
+"""
