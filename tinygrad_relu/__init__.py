@@ -8,8 +8,8 @@
 """
 import os
 
-# OpenMP workers that spin after a parallel region fight numpy's BLAS threads for the
-# cores: measured on 2 cores, an im2col after a matrix product went from 0.2 ms to 7-13 ms.
+# OpenMP workers that spin after a parallel region fight numpy's BLAS threads for the cores
+# (an im2col after a matrix product ran 30x slower: docs/performance.md, "Measurements behind the thresholds").
 # Sleeping workers cost nothing measurable here. libgomp reads this once, at load; a value
 # the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

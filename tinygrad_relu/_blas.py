@@ -10,8 +10,9 @@ OpenMP kernels'. Two controls, both found among the libraries already loaded in 
 Why the second: OpenBLAS splits a GEMM over its threads from about 2.6e5 multiply-adds on. For
 the small layers of a small MLP the split saves a few microseconds on an idle machine, but when
 the other core is busy (another process, PyTorch's OpenMP pool spinning) the calling thread waits
-for a descheduled worker: measured 0.2 ms steps turning into 3-50 ms ones. Below
-SINGLE_THREAD_BELOW multiply-adds a GEMM therefore runs on the calling thread alone.
+for a descheduled worker, and a step takes ten times as long or more (docs/performance.md, "Why
+small GEMMs run on one thread"). Below SINGLE_THREAD_BELOW multiply-adds a GEMM therefore runs on
+the calling thread alone.
 """
 import ctypes
 import os

@@ -114,10 +114,10 @@ def _one_hot(indices, n_classes, dtype):
 
 # ---- fused softmax + crossentropy on logits ----------------------------------------------------------
 # The composed form (log_softmax, multiply, sum) gives the same numbers; fusing saves four graph nodes
-# and their temporaries on the path every classifier takes each batch (DESIGN: fused softmax-CE).
+# and their temporaries on the path every classifier takes each batch.
 # This runs every training step on small arrays (128 x 10), where each numpy call costs more in
-# set-up than in arithmetic. The row-max shift, numpy's slowest piece there (~7 us: its maximum
-# reduction pays a per-row set-up on 10-element rows), is one Cython pass (~1 us, the same values;
+# set-up than in arithmetic. The row-max shift, numpy's slowest piece there (its maximum reduction
+# pays a per-row set-up on 10-element rows), is one Cython pass (several times faster, the same values;
 # only the sign of a zero maximum tied between 0.0 and -0.0 may differ, which no output can see:
 # exp(+-0) = 1 and log_total - (+-0) = log_total). exp, log and the sums stay numpy's, with the
 # ufuncs' reduce methods called directly (what ndarray.sum/mean call after a Python wrapper, same

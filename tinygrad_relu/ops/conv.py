@@ -13,9 +13,9 @@ from ..tensor import Function
 from .._kernels import conv as _kernels
 from .activation import FUSED, FUSABLE  # noqa: F401  (FUSABLE: the names the ops accept)
 
-# im2col / col2im go multi-threaded only above this many copied elements. Measured on
-# 2 cores: they are memory-bound and cost 0.2-0.4 ms serially for the seed CNN's layers
-# (against ~1.5 ms per sgemm), so threads save little there; and right after a GEMM,
+# im2col / col2im go multi-threaded only above this many copied elements. They are memory-bound
+# and cheap beside the GEMM for the seed CNN's layers, so threads save little there (figures in
+# docs/performance.md, "Measurements behind the thresholds"); and right after a GEMM,
 # OpenBLAS' worker still spins on the second core, so a 2-thread region can take 10x
 # longer (and far longer still when other processes load the machine). Only big layers,
 # where a lost time slice is amortised, are worth the risk.
@@ -82,8 +82,8 @@ class Workspace:
     """Scratch buffers that one layer reuses from step to step: one slot per name.
 
     Why: a fresh multi-megabyte numpy array is fresh pages from the kernel, and filling
-    them (page faults, zeroing) cost more than the im2col copy itself: ~6000 minor faults
-    and ~10 ms of a 24 ms seed-CNN step. A buffer is *taken* out of its slot (so an op
+    them (page faults, zeroing) cost more than the im2col copy itself (measured: about 40% of a
+    seed-CNN step; docs/performance.md, "The CNN workloads"). A buffer is *taken* out of its slot (so an op
     that runs again before the first one's backward gets a new array, never a shared one)
     and *given* back once no one reads it. One slot per name, replaced when the shape
     changes: memory does not grow with the number of batch shapes seen.
@@ -138,10 +138,9 @@ class _NoWorkspace:
 
 NO_WORKSPACE = _NoWorkspace()
 
-# The fused ReLU passes go multi-threaded from this many elements. Measured on 2 shared
-# cores (load ~2): on the seed CNN's 1.4M-element first layer two threads were no faster
-# (0.12 vs 0.13 ms forward, 0.15 vs 0.17 ms backward), so only very large layers use them,
-# as for im2col above.
+# The fused ReLU passes go multi-threaded from this many elements: on the seed CNN's 1.4M-element
+# first layer two threads were no faster (docs/performance.md, "Measurements behind the thresholds"), so only very
+# large layers use them, as for im2col above.
 RELU_PARALLEL_MIN = PARALLEL_MIN_WORK
 
 
@@ -165,7 +164,7 @@ class Conv2D(Function):
         # 1x1 kernels never pad, so a (strided) view of x already is the column matrix
         self.pointwise = kh == 1 and kw == 1
         # Otherwise cols gets a column of ones and the kernel the bias as its last row:
-        # the GEMM adds the bias, and cols^T @ dy yields db with dK (measured: 2x faster
+        # the GEMM adds the bias, and cols^T @ dy yields db with dK (measured faster
         # than a separate `out += b` and `dy.sum(0)` on the first layer of the seed CNN).
         self.fused_bias = bool(bias) and not self.pointwise
         cols = self._im2col(x)
@@ -227,7 +226,7 @@ class Conv2D(Function):
             if need_bias and self.fused_bias:
                 dbias = dweights[-1]
         if need_bias and dbias is None:
-            dbias = np.ones(grad.shape[0], dtype=grad.dtype) @ grad  # a BLAS gemv: 5x faster than grad.sum(0)
+            dbias = np.ones(grad.shape[0], dtype=grad.dtype) @ grad  # a BLAS gemv: faster than grad.sum(0)
         if need_x:
             if self.pointwise:
                 dcols = grad @ kernel2d.T

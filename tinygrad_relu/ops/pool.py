@@ -10,10 +10,10 @@ from ..tensor import Function
 from .._kernels import pool as _kernels
 from .conv import NO_WORKSPACE, float_dtype
 
-# Pooling goes multi-threaded only above this many window reads: below it (the seed CNN's
-# 2x2 pool over 64x26x26x32 reads 1.4M cells in ~1 ms) two threads save a few tenths of a
-# millisecond on an idle machine but lose milliseconds when the second core is busy (an
-# OpenBLAS worker still spinning after a GEMM, or another process). See ops/conv.py.
+# Pooling goes multi-threaded only above this many window reads: below it (the seed CNN's 2x2
+# pool over 64x26x26x32 reads 1.4M cells) two threads save little on an idle machine but lose
+# more when the second core is busy (an OpenBLAS worker still spinning after a GEMM, or another
+# process): docs/performance.md, "Measurements behind the thresholds".
 PARALLEL_MIN_WORK = 8_000_000
 
 
@@ -30,8 +30,8 @@ class MaxPool2D(Function):
         (ph, pw), (sh, sw), (pt, pl), (oh, ow) = pool_size, strides, pads, out_size
         self.x_shape, self.dtype, self.workspace = x.shape, x.dtype, workspace
         self.parallel = n > 1 and n * oh * ow * ph * pw * c >= PARALLEL_MIN_WORK
-        # the seed CNN's 2x2 / stride 2 / no padding has its own kernels (measured: forward 1.35x,
-        # backward 2.7x faster than the general ones, which must zero dx and scatter)
+        # the seed CNN's 2x2 / stride 2 / no padding has its own kernels (measured faster than
+        # the general ones, which must zero dx and scatter: docs/performance.md, "The CNN workloads")
         self.two_by_two = (pool_size == (2, 2) and strides == (2, 2) and pads == (0, 0)
                            and out_size == (h // 2, w // 2))
         out = workspace.recycle("out", (n, oh, ow, c), x.dtype)
