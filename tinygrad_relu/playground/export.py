@@ -110,7 +110,7 @@ def run_json(session):
             "tinygrad_relu": __version__, "settings": session.settings, "query": to_query(session.settings),
             "step": session.step, "epoch": session.epoch, "train_seconds": session.train_seconds,
             "data": {"source": session.data.source, "classes": session.data.class_names,
-                     "train_size": int(len(session.data.x_train)), "test_size": int(len(session.data.x_test))},
+                     "train_size": len(session.data.x_train), "test_size": len(session.data.x_test)},
             "latest": {"loss": latest["loss"], "accuracy": latest["accuracy"], "test_loss": latest["test_loss"],
                        "test_accuracy": latest["test_accuracy"], "layers": layers},
             "history": session.history,

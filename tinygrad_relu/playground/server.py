@@ -104,8 +104,10 @@ def create_app(max_sessions=8, allowed_hosts=("127.0.0.1", "localhost"), schedul
         try:
             session = await run_in_threadpool(scheduler.create, settings)
         except TooManySessions as exc:
+            message = json.dumps({"message": str(exc)})
+
             async def refused():
-                yield _event("fatal", json.dumps({"message": str(exc)}))
+                yield _event("fatal", message)
             return StreamingResponse(refused(), media_type="text/event-stream")
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()

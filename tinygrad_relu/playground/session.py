@@ -24,6 +24,7 @@ from .settings import resets_run, to_query, validate
 MAX_HISTORY = 4000          # entries kept per run; beyond it every other one is dropped
 MAX_SLICE_SECONDS = 0.25    # a playing session gives up the trainer after this long, whatever its speed
 MAX_OUTBOX = 4              # frames a slow page may leave unread before its training waits
+MAX_UNREAD = 200            # messages a page that stopped reading may leave: beyond, the session ends
 
 
 class Session:
@@ -49,7 +50,7 @@ class Session:
             self.settings = settings
             self.data, self.model, self.specs = data, model, specs
             self.groups = views.groups(specs, settings)
-            self.plane = views.plane_for(data)
+            self.plane = views.plane_for(data, views.neuron_stride(settings))
             self.order_rng = np.random.default_rng(seeds(settings)["shuffle"])
             self.order, self.cursor = None, 0
             self.step, self.epoch, self.train_seconds = 0, 0, 0.0
@@ -77,7 +78,7 @@ class Session:
         with self.lock:
             self.csv = csv_data
             self.configure(dict(self.settings, dataset="csv"))
-            return {"rows": int(len(csv_data.x)), "classes": csv_data.class_names,
+            return {"rows": len(csv_data.x), "classes": csv_data.class_names,
                     "mean": csv_data.mean, "std": csv_data.std}
 
     # ---- controls ----------------------------------------------------------------------------
@@ -158,6 +159,10 @@ class Session:
 
     def publish(self, event, payload):
         if self.closed:
+            return
+        if len(self.outbox) >= MAX_UNREAD:  # nobody reads this tab's stream: end it rather than grow
+            self.closed, self.playing = True, False
+            self.outbox.clear()
             return
         self.outbox.append((event, json.dumps(payload, separators=(",", ":"), allow_nan=False)))
         notify = self.notify

@@ -4,8 +4,9 @@ A *frame* holds everything the live views need at one training step:
 
 - the decision boundary: the predicted class and its probability at every cell of a
   ``GRID`` x ``GRID`` plane around the data;
-- every hidden unit's output over the plane (every ``NEURON_STRIDE``-th cell), and whether the
-  unit is dead: exactly 0 on the whole plane *and* on every train and test point;
+- every hidden unit's output over the plane (every 2nd cell, every 4th for big networks, see
+  ``neuron_stride``), and whether the unit is dead: exactly 0 on the whole plane *and* on
+  every train and test point;
 - per hidden layer: |dL/dh| (the gradient reaching its output) and |dL/dW| (its kernel's
   gradient), the fractions of dead, exactly-zero (sparsity) and saturated outputs (from
   ``diagnostics.probe`` on up to ``PROBE_ROWS`` training points), and a histogram of its
@@ -25,7 +26,7 @@ from .. import diagnostics
 from ..tensor import Tensor, no_grad
 
 GRID = 48
-NEURON_STRIDE = 2
+SMALL_NETWORK_UNITS = 128  # up to this many hidden units, the heatmaps are 24 x 24; beyond, 12 x 12
 PROBE_ROWS = 512
 HIST_BINS = 24
 _EPSILON = 1e-7  # Keras clips probabilities to [eps, 1 - eps] before the log
@@ -34,6 +35,12 @@ _EPSILON = 1e-7  # Keras clips probabilities to [eps, 1 - eps] before the log
 class Plane(NamedTuple):
     extent: list         # [x_min, x_max, y_min, y_max]
     points: np.ndarray   # (GRID * GRID, 2) float32, row-major from the top-left corner (y falls)
+    stride: int          # the unit heatmaps take every stride-th cell of the plane each way
+
+
+def neuron_stride(settings):
+    """Every 2nd cell for the heatmaps; every 4th when there are many units (768 of 24 x 24 make 600 kB a frame)."""
+    return 2 if sum(settings["layers"]) <= SMALL_NETWORK_UNITS else 4
 
 
 class Group(NamedTuple):
@@ -43,7 +50,7 @@ class Group(NamedTuple):
     activation: str
 
 
-def plane_for(data):
+def plane_for(data, stride=2):
     """A square window around every train and test point, 10% wider than they reach."""
     points = np.concatenate([data.x_train, data.x_test]).astype(np.float64)
     lo, hi = points.min(axis=0), points.max(axis=0)
@@ -53,7 +60,7 @@ def plane_for(data):
     xs = np.linspace(x0, x1, GRID)
     ys = np.linspace(y1, y0, GRID)
     gx, gy = np.meshgrid(xs, ys)
-    return Plane([x0, x1, y0, y1], np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32))
+    return Plane([x0, x1, y0, y1], np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32), stride)
 
 
 def groups(specs, settings):
@@ -141,7 +148,7 @@ def measure(model, run_groups, data, plane):
             z = h_in[n_plane:] @ dense.kernel.data + dense.bias.data
             h = outputs[group.output]
             units = h.shape[1]
-            on_plane = h[:n_plane].reshape(GRID, GRID, units)[::NEURON_STRIDE, ::NEURON_STRIDE]
+            on_plane = h[:n_plane].reshape(GRID, GRID, units)[::plane.stride, ::plane.stride]
             on_plane = on_plane.reshape(-1, units)
             scale = np.nan_to_num(np.abs(on_plane).max(axis=0), nan=0.0, posinf=0.0)
             dead = ~np.any(h != 0, axis=0)
@@ -176,6 +183,6 @@ def data_message(data, plane):
     """The points and the window, sent once per run (the frames then carry only what changes)."""
     def points(x, y):
         return [[round(float(a), 5), round(float(b), 5), int(c)] for (a, b), c in zip(x.tolist(), y.tolist())]
-    return {"extent": plane.extent, "grid": GRID, "stride": NEURON_STRIDE, "classes": data.class_names,
+    return {"extent": plane.extent, "grid": GRID, "stride": plane.stride, "classes": data.class_names,
             "source": data.source, "train": points(data.x_train, data.y_train),
             "test": points(data.x_test, data.y_test)}
