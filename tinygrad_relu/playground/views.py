@@ -167,7 +167,6 @@ def measure(model, run_groups, data, plane):
             })
         frame["layers"] = layers
         frame["output_grad_w"] = finite(rows[-1]["kernel_grad_norm"])
-        frame["probe_loss"] = finite(report["loss"])
     return frame
 
 
