@@ -200,9 +200,11 @@ def test_each_unit_heatmap_is_that_units_output_on_the_plane(trained):
         h = session.model.layers[0](Tensor(session.plane.points)).data
     expected = h.reshape(views.GRID, views.GRID, -1)[::2, ::2].reshape(side * side, -1)
     layer = frame["layers"][0]
-    values = (decode(layer["neurons"]).reshape(layer["units"], side * side).T.astype(float) - 128) / 127
-    scale = np.array([s or 0 for s in layer["neuron_scale"]])
-    np.testing.assert_allclose(values * scale, expected, atol=scale.max() / 127 + 1e-6)
+    low, high = np.array(layer["neuron_range"]).T
+    np.testing.assert_allclose(low, expected.min(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(high, expected.max(axis=0), rtol=1e-6)
+    q = decode(layer["neurons"]).reshape(layer["units"], side * side).T.astype(float)
+    np.testing.assert_allclose(low + q / 255 * (high - low), expected, atol=(high - low).max() / 255 + 1e-6)
 
 
 def test_big_networks_get_coarser_heatmaps():

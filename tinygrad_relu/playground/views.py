@@ -13,7 +13,8 @@ A *frame* holds everything the live views need at one training step:
   pre-activations z = h_in @ W + b on the data;
 - loss (cross-entropy) and accuracy on the train and test sets.
 
-Arrays the page paints go as base64 bytes (values quantized to 0..255), the rest as JSON numbers;
+Arrays the page paints go as base64 bytes (values quantized to 0..255: a unit's heatmap over its own
+[min, max], sent beside it), the rest as JSON numbers;
 NaN and inf (a diverged run) become null so the JSON stays valid.
 """
 import base64
@@ -86,11 +87,11 @@ def _b64(array):
     return base64.b64encode(np.ascontiguousarray(array, dtype=np.uint8).tobytes()).decode("ascii")
 
 
-def _quantize_signed(values, scale):
-    """values / scale in [-1, 1] -> 1..255 with 128 for zero (per column scale)."""
-    safe = np.where(scale > 0, scale, 1.0)
-    q = np.rint(np.nan_to_num(values / safe, nan=0.0, posinf=1.0, neginf=-1.0).clip(-1, 1) * 127) + 128
-    return q.astype(np.uint8)
+def _quantize_range(values, low, high):
+    """Each column's values from its [low, high] -> 0..255 (a constant column -> 0)."""
+    span = high - low
+    scaled = (values - low) / np.where(span > 0, span, 1.0)
+    return np.rint(np.nan_to_num(scaled, nan=0.0, posinf=1.0, neginf=0.0).clip(0, 1) * 255).astype(np.uint8)
 
 
 def _histogram(z):
@@ -150,12 +151,14 @@ def measure(model, run_groups, data, plane):
             units = h.shape[1]
             on_plane = h[:n_plane].reshape(GRID, GRID, units)[::plane.stride, ::plane.stride]
             on_plane = on_plane.reshape(-1, units)
-            scale = np.nan_to_num(np.abs(on_plane).max(axis=0), nan=0.0, posinf=0.0)
+            # each unit over its own range: a sigmoid unit between 0.49 and 0.51 still shows its pattern
+            low = np.nan_to_num(on_plane.min(axis=0), nan=0.0, posinf=0.0, neginf=0.0)
+            high = np.nan_to_num(on_plane.max(axis=0), nan=0.0, posinf=0.0, neginf=0.0)
             dead = ~np.any(h != 0, axis=0)
             layers.append({
                 "units": units, "activation": group.activation,
-                "neurons": _b64(_quantize_signed(on_plane, scale).T),
-                "neuron_scale": [finite(s) for s in scale],
+                "neurons": _b64(_quantize_range(on_plane, low, high).T),
+                "neuron_range": [[float(a), float(b)] for a, b in zip(low, high)],
                 "dead": [int(d) for d in dead],
                 "dead_fraction": float(dead.mean()),
                 "sparsity": finite(rows[group.output]["sparsity"]),

@@ -390,9 +390,9 @@ function drawNeurons(frame) {
       tile.width = tile.height = side;
       const ctx = tile.getContext("2d");
       const image = ctx.createImageData(side, side);
+      const [low, high] = layer.neuron_range[i];
       for (let j = 0; j < side * side; j++) {
-        const v = (bytes[i * side * side + j] - 128) / 127;
-        const c = v >= 0 ? POSITIVE : NEGATIVE, a = Math.abs(v);
+        const [c, a] = unitColor(low + (bytes[i * side * side + j] / 255) * (high - low), low, high);
         for (let m = 0; m < 3; m++) image.data[4 * j + m] = Math.round(255 + a * (c[m] - 255));
         image.data[4 * j + 3] = 255;
       }
@@ -401,10 +401,10 @@ function drawNeurons(frame) {
       tile.dataset.dead = String(isDead);
       tile.classList.toggle("dead", isDead);
       tile.parentElement.classList.toggle("dead", isDead);
-      const scale = layer.neuron_scale[i];
       tile.title = isDead
         ? `layer ${k}, unit ${i + 1}: dead: outputs exactly 0 on the whole plane and every point`
-        : `layer ${k}, unit ${i + 1} (${layer.activation}): output up to ${scale === null ? "NaN" : scale.toPrecision(3)} in size`;
+        : `layer ${k}, unit ${i + 1} (${layer.activation}): from ${low.toPrecision(3)} to ${high.toPrecision(3)} ` +
+          "on the plane";
       dead += isDead ? 1 : 0;
       units += 1;
     }
@@ -415,6 +415,16 @@ function drawNeurons(frame) {
   count.textContent = `${dead} / ${units}`;
   count.dataset.dead = dead;
   count.dataset.units = units;
+}
+
+// Colour and strength of a unit's value v within its range [low, high]: around zero when the range
+// spans both signs (blue negative, orange positive, white 0), otherwise stretched over the range, so a
+// unit that barely varies (a saturated sigmoid) still shows its pattern; white is then its value nearest 0.
+function unitColor(v, low, high) {
+  if (low < 0 && high > 0) return [v >= 0 ? POSITIVE : NEGATIVE, Math.abs(v) / Math.max(-low, high)];
+  if (high === low) return [high >= 0 ? POSITIVE : NEGATIVE, high === 0 ? 0 : 0.5];
+  if (low >= 0) return [POSITIVE, (v - low) / (high - low) * (low === 0 ? 1 : 0.85) + (low === 0 ? 0 : 0.15)];
+  return [NEGATIVE, (high - v) / (high - low) * 0.85 + 0.15];
 }
 
 function oneIn(ratio) {
@@ -456,8 +466,11 @@ function drawCharts() {
   const first = gradW[0], last = gradW[gradW.length - 1];
   const ratio = first !== null && last ? first / last : null;
   chart.dataset.firstLast = ratio === null ? "" : String(ratio);
-  $("grad-ratio").textContent = depth > 1 && ratio !== null
-    ? `Now layer 1 gets ${oneIn(ratio)} the |dL/dW| layer ${depth} gets.` : "";
+  const zero = gradW.map((g, k) => (g === 0 ? k + 1 : null)).filter((k) => k !== null);
+  $("grad-ratio").textContent = zero.length
+    ? `|dL/dW| is exactly 0 in layer${zero.length > 1 ? "s" : ""} ${zero.join(", ")}: no gradient reaches ` +
+      "those weights (dead units pass none), and 0 has no place on a log scale."
+    : depth > 1 && ratio !== null ? `Now layer 1 gets ${oneIn(ratio)} the |dL/dW| layer ${depth} gets.` : "";
   const fractionChart = (id, key, title) => {
     const series = h.layers.map((layer, k) => ({ color: layerColor(k, depth), points: points(layer[key]) }));
     const empty = series.every((s) => s.points.every(([, y]) => y === null));
