@@ -34,19 +34,14 @@ class SettingsError(ValueError):
 
 
 def _number(kind, low, high):
+    """A converter to ``kind`` (int or float) within [low, high]; it raises ValueError for anything else."""
     def convert(name, value):
-        if isinstance(value, bool):
+        if isinstance(value, bool):  # JSON's true is not the number 1
             raise ValueError
-        if isinstance(value, str):
-            value = value.strip()
-        number = kind(float(value)) if kind is int and not isinstance(value, int) else kind(value)
-        if kind is int and float(value) != number:
+        number = float(value.strip() if isinstance(value, str) else value)
+        if not math.isfinite(number) or not low <= number <= high or (kind is int and number != int(number)):
             raise ValueError
-        if isinstance(number, float) and not math.isfinite(number):
-            raise ValueError
-        if not low <= number <= high:
-            raise ValueError
-        return number
+        return kind(number)
     convert.allowed = f"{'an integer' if kind is int else 'a number'} in [{low:g}, {high:g}]"
     return convert
 
