@@ -4,6 +4,7 @@
     tinygrad-relu compare --activations relu,sigmoid --depth 10 ...   vanishing gradients, sparsity, accuracy
     tinygrad-relu dying [--scenario bias|lr] ...                      dead ReLU units and the Leaky/PReLU/ELU fix
     tinygrad-relu kernels [--size N]                                  forward+backward time per element
+    tinygrad-relu playground [--port 8765] [--no-browser]             watch training live in the browser
 """
 import argparse
 import os
@@ -35,6 +36,13 @@ def _positive(kind):
     return parse
 
 
+def _port(text):
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number in 1..65535, got {text}")
+    return value
+
+
 def make_parser():
     parser = argparse.ArgumentParser(
         prog="tinygrad-relu",
@@ -42,7 +50,7 @@ def make_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Start with:  tinygrad-relu demo")
     parser.add_argument("--version", action="version", version=f"tinygrad_relu {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,compare,dying,kernels}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,compare,dying,kernels,playground}")
 
     p = sub.add_parser("demo", help="claims 1-5 in under a minute: tables, relu_demo.json, relu_demo.png",
                        description="Runs the five ReLU claims (sparsity, vanishing gradients, dying units, kernel\n"
@@ -101,6 +109,15 @@ def make_parser():
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--threads", type=_positive(int), default=1, help="OpenMP threads for the kernels (default 1)")
     p.add_argument("--json", help="also write the results to this JSON file")
+
+    p = sub.add_parser("playground", help="a local web page: train a network and watch backpropagation live",
+                       description="Starts a local web app (needs: pip install \"tinygrad_relu[playground]\") where\n"
+                                   "you pick the data, layers and activations, press play, and watch the decision\n"
+                                   "boundary, every unit, the gradient per layer and dead units while it trains.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
+    p.add_argument("--no-browser", action="store_true", help="do not open the page in a browser")
     return parser
 
 
@@ -132,6 +149,8 @@ def _run(args, say):
                               dataset=args.dataset, samples=args.samples, epochs=args.epochs, lr=args.lr,
                               hidden_bias=args.bias, seed=args.seed, say=say),
                     print_dying, args.json, say)
+        elif args.command == "playground":
+            return _playground(args)
         elif args.command == "kernels":
             _report(run_kernels(args.activations, size=args.size, repeats=args.repeats, dtype=args.dtype,
                                 threads=args.threads, say=say),
@@ -139,6 +158,20 @@ def _run(args, say):
     except (ValueError, FileNotFoundError) as exc:
         print(f"tinygrad-relu {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _playground(args):
+    from . import playground
+    missing = playground.missing_requirements()
+    if missing:
+        print(f"tinygrad-relu playground: needs {' and '.join(missing)}, which are not installed: "
+              f"{playground.INSTALL_HINT}", file=sys.stderr)
+        return 2
+    try:
+        playground.serve(host=args.host, port=args.port, open_browser=not args.no_browser)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

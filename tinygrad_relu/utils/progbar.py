@@ -11,6 +11,18 @@ def _write(text):
     sys.stdout.flush()
 
 
+def in_notebook_kernel():
+    """Whether this runs in a Jupyter (IPython) kernel, whose output area redraws a line on ``\\r``.
+
+    Its stdout is no terminal (``isatty()`` is False), yet a carriage return there overwrites the
+    line as a terminal would, and ANSI colours show: the bar can be redrawn in place.
+    """
+    ipython = sys.modules.get("IPython")  # never imported here: only a running kernel has it loaded
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if get_ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
 def _is_number(value):
     return isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
 
@@ -18,8 +30,9 @@ def _is_number(value):
 class Progbar:
     """One bar per epoch (verbose=1) or one line per epoch (verbose=2).
 
-    On a terminal it is redrawn in place with a carriage return; otherwise (a log file, a
-    pipe) only the final line of each epoch is written, so logs stay one line per epoch.
+    On a terminal and in a Jupyter notebook it is redrawn in place with a carriage return (at
+    most every ``interval`` seconds); otherwise (a log file, a pipe) only the final line of each
+    epoch is written, so logs stay one line per epoch.
     """
 
     def __init__(self, target, width=20, verbose=1, interval=0.05):
@@ -27,7 +40,7 @@ class Progbar:
         self.width = width
         self.verbose = verbose
         self.interval = interval
-        self.dynamic = hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+        self.dynamic = (hasattr(sys.stdout, "isatty") and sys.stdout.isatty()) or in_notebook_kernel()
         self.seen = 0
         self.values = {}
         self._start = time.time()
