@@ -163,10 +163,10 @@ def print_compare(compare, say):
     say("  At initialization (the same weights for every optimizer), per hidden layer, input side first:")
     say(table(["activation", "init", "|dL/dh| 1", f"|dL/dh| {depth}", "first/last", "per layer",
                f"spread {depth}/1", "rms dW first", "rms dW last"], rows))
-    say(f"  (|dL/dh| i: the gradient reaching hidden layer i's output; first/last = |dL/dh| 1 / |dL/dh| {depth}; "
-        f"per layer = (first/last)^(1/{depth - 1});\n   spread: how much a layer's output varies with the input "
-        f"(RMS over units of the std over samples); rms dW: |dL/dW| per weight\n   of the first and last Dense "
-        f"kernels; all on the test set)")
+    say(f"  (|dL/dh| i: the gradient reaching hidden layer i's output; first/last = |dL/dh| 1 / |dL/dh| {depth};\n"
+        f"   per layer = (first/last)^(1/{depth - 1}); spread: how much a layer's output varies with the input (RMS "
+        f"over units\n   of the std over samples); rms dW: |dL/dW| per weight of the first and last Dense kernels; "
+        f"all on the test set)")
     say("")
     middle = (depth + 1) // 2
     rows = []

@@ -146,8 +146,8 @@ def _relu_story(relu, with_accuracy):
         if relu["revived"] == 0:
             parts.append("none of them came back")
         else:
-            parts.append(f"{pct(relu['revived'])} of all units came back (dead on the test samples is not dead on "
-                         f"every training sample, and the layers below keep changing their input)")
+            parts.append(f"{pct(relu['revived'])} of all units came back (dead on the test samples is not frozen: "
+                         f"a training sample, a change in the layers below or Adam's momentum can still move it)")
     died = relu["died_in_training"]
     parts.append(f"{pct(died)} died during training" if died > 0 else "none died during training")
     parts.append(f"{pct(relu['dead_trained'])} dead at the end"

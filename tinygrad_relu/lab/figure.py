@@ -6,7 +6,7 @@ lines SGD. Every dead fraction is shown with the test accuracy of its net.
 import numpy as np
 
 from .. import plot
-from .common import pct
+from .common import one_blas_thread, pct
 
 COLOURS = {"relu": "tab:blue", "leaky_relu": "tab:orange", "elu": "tab:green", "gelu": "tab:red",
            "sigmoid": "tab:purple", "tanh": "tab:brown", "prelu": "tab:pink", "leaky_relu_0.01": "tab:olive",
@@ -84,6 +84,7 @@ def _dead_split(ax, dying):
     ax.legend(fontsize="x-small", loc="lower right")
 
 
+@one_blas_thread  # the decision boundaries predict 14,400 points through 10-layer nets: small matrices
 def demo_figure(report, runs, path):
     """Draw the sheet and save it to `path`; `runs` has the 'compare' (Adam) and 'nonlinearity' results with models."""
     fig = plot.new_figure(figsize=(26, 15))
@@ -128,7 +129,7 @@ def demo_figure(report, runs, path):
         if model is None:
             ax.set_axis_off()
             continue
-        plot.decision_boundary(_predict_classes(model), x_test, y_test, ax=ax, data_label="test set",
+        plot.decision_boundary(_predict_classes(model), x_test, y_test, ax=ax, data_label="test set", resolution=120,
                                title=f"2. deep {name} net (10 layers, adam): {pct(acts[name]['test_accuracy'])}")
 
     dying = report["dying"]
@@ -142,7 +143,7 @@ def demo_figure(report, runs, path):
     axes[2, 3].remove()
     for i, (key, title) in enumerate((("linear_stack", "5. linear stack"), ("one_relu_layer", "5. one ReLU layer"))):
         plot.decision_boundary(_predict_classes(nonlin["_models"][key]), x_test, y_test, ax=fig.add_subplot(sub[0, i]),
-                               data_label="test set", title=f"{title}: {pct(nonlin['results'][key]['test_accuracy'])}")
+                               data_label="test set", resolution=120, title=f"{title}: {pct(nonlin['results'][key]['test_accuracy'])}")
     kernels = report["kernels"]
     plot.bars({n: r["total_ns"] for n, r in kernels.items()}, "ns per element (forward + backward)", ax=axes[2, 4],
               title="4. kernel cost")
