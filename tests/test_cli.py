@@ -6,9 +6,10 @@ import io
 import json
 import pathlib
 
+import numpy as np
 import pytest
 
-from tinygrad_relu import cli, plot
+from tinygrad_relu import cli, plot, utils
 from tinygrad_relu.lab import common, demo as demo_module
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -166,6 +167,32 @@ def test_compare_small_run_writes_json(tmp_path, capsys):
     assert len(result["results"]["relu"]["grad_norms"]) == 4
     assert len(result["results"]["relu"]["act_grad_norms"]) == 3
     assert result["settings"]["dataset"] == "moons"
+
+
+def test_compare_readings_without_sigmoid(capsys):
+    assert cli.main(["compare", "--activations", "relu,tanh", "--depth", "3", "--width", "8", "--epochs", "1",
+                     "--samples", "120"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "going back one layer, |dL/dh| is multiplied on average by: relu" in out
+    assert "sigmoid" not in out.split("Reading:")[1]  # nothing said about a net that was not trained
+
+
+def test_leaky_relu_with_a_slope_in_the_name():
+    x = np.random.default_rng(0).standard_normal((16, 2)).astype(np.float32)
+    outputs = {}
+    for name in ("leaky_relu", "leaky_relu_0.2", "leaky_relu_0.01"):
+        utils.set_random_seed(0)
+        model = common.build_mlp(name, 2, 8, 2, 3)
+        outputs[name] = model.predict(x, verbose=0)
+    slopes = [layer.negative_slope for layer in model.layers if type(layer).__name__ == "LeakyReLU"]
+    assert slopes == [0.01, 0.01]
+    # plain leaky_relu is Keras' function, slope 0.2: the same net as leaky_relu_0.2
+    np.testing.assert_allclose(outputs["leaky_relu"], outputs["leaky_relu_0.2"], rtol=1e-6, atol=1e-7)
+    assert not np.allclose(outputs["leaky_relu_0.01"], outputs["leaky_relu_0.2"])
+    assert common.leaky_slope("relu") is None and common.leaky_slope("leaky_relu_0.05") == 0.05
+    for bad in ("leaky_relu_x", "leaky_relu_-1", "leaky_relu_nan"):
+        with pytest.raises(ValueError, match="slope after 'leaky_relu_' must be a number >= 0"):
+            common.check_activation(bad)
 
 
 def test_dying_and_kernels_small_runs(capsys, tmp_path):

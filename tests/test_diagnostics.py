@@ -438,3 +438,27 @@ def test_plots_show_inline_in_jupyter():
     data, _ = DisplayFormatter().format(graphviz.trace((x * 2.0).sum()))
     assert data["text/plain"].startswith("Sum shape=()")
     assert IPython is not None
+
+
+@pytest.mark.slow
+def test_a_notebook_shows_plots_and_graphs_inline():
+    """End to end in a real Jupyter kernel: a cell ending in a plot shows a PNG, one ending in a trace shows the graph."""
+    for module in ("matplotlib", "nbclient", "nbformat", "ipykernel"):
+        pytest.importorskip(module)
+    import pathlib
+    import nbformat
+    from nbclient import NotebookClient
+    root = pathlib.Path(__file__).resolve().parents[1]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(f"import sys; sys.path.insert(0, {str(root)!r})\n"
+                                  "from tinygrad_relu import Tensor, graphviz, plot\n"
+                                  "plot.series({'relu': [0.5, 0.4, 0.45]}, 'zeros')"),
+        nbformat.v4.new_code_cell("x = Tensor([1.0, 2.0], requires_grad=True)\n"
+                                  "graphviz.trace((x * 3.0).sum(), names={'x': x})")]
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    plot_output, graph_output = (cell.outputs[-1]["data"] for cell in notebook.cells)
+    assert "image/png" in plot_output
+    assert graph_output["text/plain"].startswith("Sum shape=()")
+    import shutil
+    assert ("image/svg+xml" in graph_output) == (shutil.which("dot") is not None)

@@ -207,7 +207,8 @@ def vanishing_readings(runs):
     factors = [f"{name} {per_layer_factor(r):.2f}" for name, r in results.items()
                if name != "sigmoid" and per_layer_factor(r) is not None]
     if factors:
-        backward.append(f"the same factor for the others: {', '.join(factors)}"
+        backward.append(("the same factor for the others: " if backward else
+                         "going back one layer, |dL/dh| is multiplied on average by: ") + ", ".join(factors)
                         + (" (relu' is 1 on the active path, so there only the weights set the size)"
                            if rel is not None else ""))
     if sig is not None:
