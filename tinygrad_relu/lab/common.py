@@ -176,9 +176,12 @@ def kernel_snapshot(model):
 
 
 def relative_change(before, after):
-    """Per layer |W_after - W_before| / |W_before|: how far training moved each kernel."""
-    return [float(np.linalg.norm(b.astype(np.float64) - a) / np.linalg.norm(a.astype(np.float64)))
-            for a, b in zip(before, after)]
+    """Per layer |W_after - W_before| / |W_before|: how far training moved each kernel (inf if it moved from 0)."""
+    changes = []
+    for a, b in zip(before, after):
+        moved, size = np.linalg.norm(b.astype(np.float64) - a), np.linalg.norm(a.astype(np.float64))
+        changes.append(float(moved / size) if size > 0 else (0.0 if moved == 0 else float("inf")))
+    return changes
 
 
 def make_optimizer(name, lr):

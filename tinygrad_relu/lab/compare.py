@@ -173,16 +173,18 @@ def print_compare(compare, say):
     for optimizer, run in runs.items():
         for name, r in run["results"].items():
             moved = r["weight_rel_change"]
-            rows.append([name, optimizer, sci(moved[0]), sci(moved[middle - 1]), sci(moved[-1]),
-                         pct(r["dead_fraction"]), pct(r["saturation"]), pct(r["test_accuracy"]),
-                         f"{r['seconds']:.1f}"])
+            dead = ("-" if r["dead_fraction"] is None else
+                    f"{pct(r['dead_fraction_init'])} -> {pct(r['dead_fraction'])}")
+            rows.append([name, optimizer, sci(moved[0]), sci(moved[middle - 1]), sci(moved[-1]), dead,
+                         pct(r["saturation"]), pct(r["test_accuracy"]), f"{r['seconds']:.1f}"])
     say(f"  Training, {s['epochs']} epochs: how far each kernel moved, |W_end - W_init| / |W_init|, and what the "
         f"net learned:")
-    say(table(["activation", "optimizer", "W first", f"W {middle}", "W last", "dead", "saturated", "test acc",
-               "seconds"], rows))
+    say(table(["activation", "optimizer", "W first", f"W {middle}", "W last", "dead: init -> end", "saturated",
+               "test acc", "seconds"], rows))
     lrs = ", ".join(f"{o} lr {run['settings']['learning_rate'] or 'default'}" for o, run in runs.items())
     say(f"  ({depth} hidden layers of {s['width']}, {s['dataset']}, {lrs}, {s['epochs']} epochs, batch "
-        f"{s['batch_size']};\n   dead and saturated after training; chance level is {pct(1 / first['n_classes'])})")
+        f"{s['batch_size']};\n   dead = output 0 for every test sample; saturated after training; chance level is "
+        f"{pct(1 / first['n_classes'])})")
     for paragraph in vanishing_readings(runs):
         say_reading(paragraph, say)
 
