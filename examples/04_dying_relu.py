@@ -1,51 +1,78 @@
-"""Dying ReLU, and the fixes: Leaky ReLU, PReLU and ELU.
+"""Dying ReLU, and the fixes: Leaky ReLU (two slopes), PReLU and ELU.
 
-A ReLU unit whose input is negative for every sample outputs 0 everywhere and passes back a
-zero gradient everywhere: no update can ever reach it again. Here the hidden biases start at
--0.5 (a strongly negative bias, as a bad initialization or a big update would leave them), so
-many units begin on the zero side. ReLU's stay dead; the others have a gradient on the negative
-side (slope 0.2, a learned slope, e^x) and climb back.
+A ReLU unit whose input is negative for every sample outputs 0 everywhere and gets a zero
+gradient from every sample. Here the hidden biases start at -0.5 (as a bad initialization or a
+big update would leave them), so many units start on the zero side. Comparing which units are
+dead before and after training splits them into dead at initialization, died during training
+and revived. Leaky ReLU, PReLU and ELU keep a slope below zero, so a gradient; how much that
+helps depends on the slope: 0.01 (PyTorch's default, and ``Tensor.leaky_relu``'s here) or 0.2
+(Keras' ``activations.leaky_relu``; Keras' ``layers.LeakyReLU`` uses 0.3).
 
 Run: python examples/04_dying_relu.py      (TINYGRAD_RELU_EXAMPLE_SMALL=1 for a quick run)
 """
 import os
 
+import numpy as np
+
 from tinygrad_relu import datasets, diagnostics, initializers, utils
-from tinygrad_relu.layers import Dense, Input, PReLU
+from tinygrad_relu.layers import Dense, Input, LeakyReLU, PReLU
 from tinygrad_relu.models import Sequential
 
 SMALL = os.environ.get("TINYGRAD_RELU_EXAMPLE_SMALL") == "1"
 EPOCHS = 8 if SMALL else 20
 (x, y), (x_test, y_test) = datasets.spirals(n_samples=600, arms=3, seed=0)
+ACTIVATIONS = {  # name: the layer(s) after each Dense (None: the Dense applies the activation itself)
+    "relu": None, "leaky 0.01": lambda: LeakyReLU(negative_slope=0.01),
+    "leaky 0.2": lambda: LeakyReLU(negative_slope=0.2), "prelu": PReLU, "elu": None}
 
 
-def mlp(activation, bias=-0.5):
+def mlp(name, bias=-0.5):
     utils.set_random_seed(0)
     layers = [Input(shape=(2,))]
     for _ in range(4):
-        layers.append(Dense(64, activation=None if activation == "prelu" else activation,
-                            kernel_initializer="he_normal", bias_initializer=initializers.Constant(bias)))
-        if activation == "prelu":
-            layers.append(PReLU())  # slope learned per unit, starting at 0 (Keras' default): ReLU at first
+        after = ACTIVATIONS[name]
+        layers.append(Dense(64, activation=None if after else name, kernel_initializer="he_normal",
+                            bias_initializer=initializers.Constant(bias)))
+        if after:
+            layers.append(after())  # PReLU's slope is learned per unit, starting at 0 (Keras): ReLU at first
     model = Sequential(layers + [Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
+def dead(model):
+    """One boolean per hidden unit: True where the unit outputs 0 for every test sample."""
+    return np.concatenate(list(diagnostics.dead_units(model, x_test).values()))
+
+
 print("4 hidden layers of 64 units, hidden biases start at -0.5, Adam, spirals.")
-print("dead = output exactly 0 for every test sample; inactive = output <= 0 for every test sample\n")
-print(f"{'activation':<11} {'dead: init -> trained':>22} {'inactive: init -> trained':>26} {'test acc':>9}")
+print("dead = output exactly 0 for every test sample; died = alive at init, dead at the end;")
+print("revived = dead at init, alive at the end; chance level is 33%\n")
+print(f"{'activation':<11} {'dead at init':>12} {'died':>7} {'revived':>8} {'dead at end':>12} {'test acc':>9}")
 results = {}
-for activation in ("relu", "leaky_relu", "prelu", "elu"):
-    model = mlp(activation)
-    monitor = diagnostics.DeadUnits(x_test, per_layer=False)
+for name in ACTIVATIONS:
+    model = mlp(name)
+    before = dead(model)
+    monitor = diagnostics.DeadUnits(x_test, per_layer=False)  # the dead fraction after every epoch, into History
     history = model.fit(x, y, epochs=EPOCHS, batch_size=32, verbose=0, callbacks=[monitor],
                         validation_data=(x_test, y_test))
-    logs = history.history
-    results[activation] = logs["dead_fraction"][-1]
-    print(f"{activation:<11} {monitor.initial['dead_fraction']:>10.1%} -> {logs['dead_fraction'][-1]:<9.1%}"
-          f"{monitor.initial['inactive_fraction']:>13.1%} -> {logs['inactive_fraction'][-1]:<10.1%}"
-          f"{logs['val_accuracy'][-1]:>9.1%}")
+    after = dead(model)
+    results[name] = {"init": before.mean(), "died": (~before & after).mean(), "revived": (before & ~after).mean(),
+                     "end": after.mean(), "accuracy": history.history["val_accuracy"][-1],
+                     "per_epoch": history.history["dead_fraction"]}
+    r = results[name]
+    print(f"{name:<11} {r['init']:>12.1%} {r['died']:>7.1%} {r['revived']:>8.1%} {r['end']:>12.1%} "
+          f"{r['accuracy']:>9.1%}")
 
-print("\nPer epoch, ReLU's dead fraction never goes down: a dead unit gets no gradient, from any sample.")
-assert results["relu"] >= 0.2 and results["leaky_relu"] < 0.05
+relu = results["relu"]
+print(f"\nReLU's dead fraction per epoch: {', '.join(f'{v:.0%}' for v in relu['per_epoch'])}")
+print(f"ReLU: {relu['revived']:.1%} of the units dead at initialization came back"
+      + (": a unit at 0 for every input gets no gradient to move it" if relu["revived"] == 0 else ""))
+small, large = results["leaky 0.01"]["accuracy"], results["leaky 0.2"]["accuracy"]
+alive = results["leaky 0.01"]["end"] == 0 and results["leaky 0.2"]["end"] == 0
+gain = "the larger slope passes more gradient and learns more here" if large > small else "the larger slope gained nothing"
+print(f"Leaky ReLU {'keeps every unit alive at both slopes' if alive else 'has dead units too'}, but slope 0.01 "
+      f"reaches {small:.1%} and slope 0.2 {large:.1%}: {gain}.")
+print("With a large learning rate instead (tinygrad-relu dying --scenario lr), ReLU units die during training,"
+      "\nand the net may still learn: dead units are wasted capacity, not by themselves a failure.")
+assert relu["end"] >= 0.2 and results["leaky 0.2"]["end"] < 0.05

@@ -1,8 +1,14 @@
 """Shared fixtures: every test starts with fresh layer names and a seeded random stream.
 
 A test module sets ``SEED = n`` to start from another seed (its expected numbers were taken
-with it); the default is 0.
+with it); the default is 0. ``demo_run(seed)`` runs the demo once per seed per session.
 """
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
 import pytest
 
 from tinygrad_relu import layers as L, utils
@@ -14,3 +20,34 @@ def fresh_state(request):
     utils.set_random_seed(getattr(request.module, "SEED", 0))
     yield
     L.reset_uids()
+
+
+# ---- the demo, run once per seed for the whole session (test_cli.py, test_lab_readings.py) -------------------
+
+_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_module(args, cwd, timeout=600):
+    """`python -m tinygrad_relu ARGS` in a subprocess that imports this checkout."""
+    env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               MPLBACKEND="Agg")
+    return subprocess.run([sys.executable, "-m", "tinygrad_relu", *args], cwd=str(cwd), env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """demo_run(seed) -> {'out', 'stdout', 'report'}: `tinygrad-relu demo --seed SEED`, with the figure for
+    seed 0 only; each seed runs once per session."""
+    cache = {}
+
+    def run(seed):
+        if seed not in cache:
+            out = tmp_path_factory.mktemp(f"demo_seed{seed}")
+            args = ["demo", "--seed", str(seed), "--out", str(out)] + ([] if seed == 0 else ["--no-figures"])
+            result = run_module(args, cwd=out)
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+            with open(out / "relu_demo.json") as f:
+                cache[seed] = {"out": out, "stdout": result.stdout, "report": json.load(f)}
+        return cache[seed]
+    return run

@@ -62,11 +62,11 @@ def make_parser():
     p.add_argument("--no-figures", action="store_true", help="do not draw relu_demo.png")
 
     p = sub.add_parser("compare", help="one deep MLP per activation: gradient flow, sparsity, accuracy",
-                       description="Trains the same deep MLP once per activation and reports the gradient norm per\n"
-                                   "layer at initialization (vanishing gradients), sparsity, dead units and accuracy.",
+                       description="Trains the same deep MLP once per activation and reports, per layer, the gradient\n"
+                                   "reaching it at init, the forward signal, how far training moved it, and accuracy.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--activations", type=_names, default=list(ACTIVATIONS), help="comma-separated names from "
-                   f"{', '.join(LAB_ACTIVATIONS)} (default {','.join(ACTIVATIONS)})")
+                   f"{', '.join(LAB_ACTIVATIONS)}, or leaky_relu_<slope> (default {','.join(ACTIVATIONS)})")
     p.add_argument("--depth", type=_positive(int), default=10, help="hidden layers (default 10)")
     p.add_argument("--width", type=_positive(int), default=64, help="units per hidden layer (default 64)")
     p.add_argument("--dataset", default="spirals", choices=DATASETS)
@@ -82,10 +82,11 @@ def make_parser():
 
     p = sub.add_parser("dying", help="dead ReLU units, and Leaky ReLU / PReLU / ELU keeping them alive",
                        description="Trains a small MLP in a setting that kills ReLU units (a negative bias or a large\n"
-                                   "learning rate) and counts units that output 0 for every input, per activation.",
+                                   "learning rate) and counts units dead at init, died, revived, beside accuracy.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--activations", type=_names, default=list(DYING_ACTIVATIONS), help="comma-separated names from "
-                   f"{', '.join(LAB_ACTIVATIONS)} (default {','.join(DYING_ACTIVATIONS)})")
+                   f"{', '.join(LAB_ACTIVATIONS)}, or leaky_relu_<slope> for Leaky ReLU with that negative slope "
+                   f"(plain leaky_relu: Keras' function, slope 0.2; default {','.join(DYING_ACTIVATIONS)})")
     p.add_argument("--scenario", default="bias", choices=tuple(DYING_SCENARIOS),
                    help="bias: hidden biases start at -0.5; lr: Adam learning rate 0.05 (default bias)")
     p.add_argument("--bias", type=float, default=None, help="initial hidden bias (overrides the scenario's)")

@@ -10,6 +10,11 @@
   PReLU or ELU unit there still passes a gradient (slope, learned slope, e^x) and can return.
 - ``saturation_fraction``: for sigmoid/tanh, the fraction of outputs in the flat tails
   (sigmoid < 0.01 or > 0.99, |tanh| > 0.99), where the derivative is nearly zero.
+- ``signal_spread``: how much a layer's output depends on the input: per unit the standard
+  deviation over the samples, then the root mean square over the units. A deep sigmoid net
+  squeezes it layer after layer (the forward twin of the vanishing gradient).
+- ``dead_units``: per hidden layer, which units are dead (a boolean per unit), so two
+  snapshots tell apart units dead from the start, units that died and units that revived.
 
 ``probe`` computes them all in one forward and one backward pass. The callbacks at the
 end (``ActivationMonitor`` and its narrower cousins ``GradientFlow`` and ``DeadUnits``)
@@ -25,7 +30,7 @@ from .tensor import no_grad
 from .tensor import Tensor
 
 __all__ = ["probe", "gradient_norms", "activation_sparsity", "dead_fraction", "inactive_fraction",
-           "saturation_fraction",
+           "saturation_fraction", "signal_spread", "dead_units",
            "layer_activation", "hidden_layers", "ActivationMonitor", "GradientFlow", "DeadUnits"]
 
 # Activation layers whose class names say what they compute.
@@ -93,6 +98,12 @@ def _units_inactive(values):
     return ~np.any(flat > 0, axis=0)
 
 
+def _spread(values):
+    """RMS over units of each unit's standard deviation over samples (and positions): the input-dependent part."""
+    flat = values.reshape(-1, values.shape[-1]).astype(np.float64)
+    return float(np.sqrt(np.mean(flat.var(axis=0))))
+
+
 def _saturated(name, values):
     if name in ("sigmoid", "hard_sigmoid"):
         return (values < 0.01) | (values > 0.99)
@@ -134,11 +145,15 @@ def probe(model, x, y=None, loss=None):
 
     Returns a dict:
       'layers': [{'name', 'class', 'activation', 'shape', 'sparsity', 'dead_fraction',
-                  'inactive_fraction', 'saturation', 'output_grad_norm', 'kernel_grad_norm'}, ...] in model order,
+                  'inactive_fraction', 'saturation', 'spread', 'output_grad_norm', 'kernel_grad_norm',
+                  'kernel_grad_rms'}, ...] in model order,
       'grad_norms': {layer name: |dL/dkernel|} for the layers with a kernel, input side first,
       'loss': the loss value (with y), plus the overall 'sparsity', 'dead_fraction',
       'inactive_fraction', 'saturation'
       over the hidden layers (None when the model has none of that kind).
+    'output_grad_norm' is |dL/dh|, the gradient reaching the layer's output h; 'kernel_grad_norm'
+    is |dL/dW| and 'kernel_grad_rms' = |dL/dW| / sqrt(W.size), per weight, so that layers of
+    different shapes compare; 'spread' is the input-dependent spread of h (see signal_spread).
     The weights and their .grad are left exactly as they were.
     """
     with_grads = y is not None
@@ -170,8 +185,8 @@ def probe(model, x, y=None, loss=None):
             name = layer_activation(layer)
             row = {"name": layer.name, "class": type(layer).__name__, "activation": name,
                    "shape": list(out.shape), "sparsity": None, "dead_fraction": None,
-                   "inactive_fraction": None, "saturation": None,
-                   "output_grad_norm": None, "kernel_grad_norm": None}
+                   "inactive_fraction": None, "saturation": None, "spread": _spread(out.data),
+                   "output_grad_norm": None, "kernel_grad_norm": None, "kernel_grad_rms": None}
             values = out.data
             if id(layer) in hidden:
                 zero_units = _units_zero(values)
@@ -195,6 +210,7 @@ def probe(model, x, y=None, loss=None):
             if with_grads and layer.weights and layer.weights[0].ndim >= 2:
                 grad = layer.weights[0].grad
                 row["kernel_grad_norm"] = 0.0 if grad is None else float(np.linalg.norm(grad.astype(np.float64)))
+                row["kernel_grad_rms"] = row["kernel_grad_norm"] / np.sqrt(layer.weights[0].size)
             rows.append(row)
     finally:
         for w, g in zip(weights, saved_grads):
@@ -214,18 +230,22 @@ def probe(model, x, y=None, loss=None):
     }
 
 
+_GRADIENT_KINDS = {"weights": "kernel_grad_norm", "weights_rms": "kernel_grad_rms", "activations": "output_grad_norm"}
+
+
 def gradient_norms(model, x, y, loss=None, of="weights"):
     """{layer name: gradient norm}, input side first, after one backward pass on (x, y).
 
     of='weights': |dL/dkernel| of each layer with a kernel (Dense, Conv).
-    of='activations': |dL/doutput| of every layer.
+    of='weights_rms': |dL/dkernel| / sqrt(kernel size): per weight, so a 2x64 first kernel and a
+    64x64 hidden one compare (the norm grows with the number of weights).
+    of='activations': |dL/dh|, the gradient reaching each layer's output h.
     """
-    if of not in ("weights", "activations"):
-        raise ValueError(f"diagnostics.gradient_norms: of must be 'weights' or 'activations', got {of!r}")
-    report = probe(model, x, y, loss)
-    if of == "weights":
-        return report["grad_norms"]
-    return {r["name"]: r["output_grad_norm"] for r in report["layers"] if r["output_grad_norm"] is not None}
+    key = _GRADIENT_KINDS.get(of)
+    if key is None:
+        raise ValueError(f"diagnostics.gradient_norms: of must be one of {', '.join(map(repr, _GRADIENT_KINDS))}, "
+                         f"got {of!r}")
+    return {r["name"]: r[key] for r in probe(model, x, y, loss)["layers"] if r[key] is not None}
 
 
 def _per_hidden_layer(model, x, key):
@@ -252,16 +272,41 @@ def saturation_fraction(model, x):
     return _per_hidden_layer(model, x, "saturation")
 
 
+def signal_spread(model, x):
+    """{hidden layer name: input-dependent spread of its output} on the batch x.
+
+    spread = sqrt(mean over units of Var over samples of h[:, unit]): 0 when the layer outputs
+    the same vector for every input. Divide by the first layer's to see the signal fade with depth.
+    """
+    hidden = {id(layer) for layer in hidden_layers(model)}
+    return {r["name"]: r["spread"] for r, layer in zip(probe(model, x)["layers"], _layers(model))
+            if id(layer) in hidden}
+
+
+def dead_units(model, x):
+    """{hidden layer name: boolean array, True for each unit that outputs exactly 0 for every sample of x}.
+
+    Compare two snapshots (before and after training) to split the dead units into dead from the
+    start, died during training and revived.
+    """
+    hidden = {id(layer) for layer in hidden_layers(model)}
+    with no_grad():
+        outputs = _forward(model, x, record_grads=False)
+    return {layer.name: _units_zero(out.data) for layer, out in outputs if id(layer) in hidden}
+
+
 # ---- callbacks ---------------------------------------------------------------------------
 
 class ActivationMonitor(Callback):
     """Measure a fixed probe batch after every epoch and record it into the History.
 
-    Keys written into the epoch logs (and so into ``model.history.history``):
+    Keys of ``model.history.history``:
       'grad_norm/<layer>' per layer with a kernel, and 'grad_ratio' (first layer / last layer),
       'sparsity/<layer>', 'sparsity', 'dead_fraction/<layer>', 'dead_fraction',
       'inactive_fraction/<layer>', 'inactive_fraction',
       'saturation/<layer>', 'saturation' (only for sigmoid/tanh layers).
+    The model-wide numbers also go into the epoch logs (the progress bar, other callbacks); the
+    per-layer ones (with a '/') go to the History only, so the progress line stays readable.
     `measures` picks a subset of 'grad_norm', 'sparsity', 'dead_fraction', 'saturation';
     per_layer=False keeps only the model-wide numbers. The state before training is kept in
     ``self.initial`` and every epoch's in ``self.history``.
@@ -309,10 +354,15 @@ class ActivationMonitor(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         values = self.measure()
+        history = getattr(getattr(self.model, "history", None), "history", None)
         for key, value in values.items():
             self.history.setdefault(key, []).append(value)
-        if logs is not None:
-            logs.update(values)
+            if "/" not in key:
+                if logs is not None:
+                    logs[key] = value
+            elif isinstance(history, dict):
+                # per layer: straight into History, so the progress bar shows only the summaries
+                history.setdefault(key, []).append(value)
 
     def on_train_end(self, logs=None):
         # History normally records our entries from the epoch logs. If it ran before us

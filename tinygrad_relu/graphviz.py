@@ -12,10 +12,25 @@ keeps ``.grad`` only on leaves. So capture the graph first, then run backward::
     loss.backward()
     print(g.to_text())                        # op, shape, |grad| of every node
     open("graph.dot", "w").write(g.to_dot())  # dot -Tpng graph.dot -o graph.png
+
+Traced after backward, a node with no gradient to show says why: the graph was freed (trace
+before backward, or backward(retain_graph=True)), or an inner tensor did not keep its
+gradient (trace before backward, or ``t.retain_grad()``). Leaves always show theirs.
+
+In Jupyter a Graph shows itself: as an SVG drawing when Graphviz's ``dot`` program is on the
+PATH (``apt install graphviz``, ``brew install graphviz``), as the text tree otherwise.
 """
+import shutil
+import subprocess
+
 import numpy as np
 
 from .tensor import Tensor
+
+# What a node shows instead of |grad| when it has none, and why (true whenever it is shown).
+LEAF_NO_GRAD = "|grad|=none (no backward has reached it)"
+INNER_NO_GRAD = "|grad|=none (an inner tensor keeps it only from a backward run after trace)"
+GRAPH_FREED = "graph freed by backward() (trace before backward, or backward(retain_graph=True))"
 
 __all__ = ["trace", "Graph", "to_dot", "to_text"]
 
@@ -65,7 +80,14 @@ class Graph:
         ctx = self.ops.get(id(tensor))
         if ctx is not None:
             return type(ctx).__name__
+        if self.freed(tensor):
+            return "freed"
         return "leaf" if tensor.requires_grad else "const"
+
+    @staticmethod
+    def freed(tensor):
+        """True for a tensor that an op made but whose graph backward() has since released."""
+        return tensor._ctx is None and getattr(tensor, "_graph_freed", False)
 
     def label(self, tensor):
         """'name op shape=(..) [value] |grad|=..', the facts a node shows."""
@@ -79,8 +101,10 @@ class Graph:
             parts.append(f"value={tensor.data.item():.4g}")
         if tensor.grad is not None:
             parts.append(f"|grad|={float(np.linalg.norm(np.asarray(tensor.grad, dtype=np.float64))):.4g}")
+        elif self.freed(tensor):
+            parts.append(GRAPH_FREED)
         elif tensor.requires_grad:
-            parts.append("|grad|=?")  # backward has not run, or this inner grad was not retained
+            parts.append(INNER_NO_GRAD if id(tensor) in self.ops else LEAF_NO_GRAD)
         return " ".join(parts)
 
     # ---- views ----------------------------------------------------------------------
@@ -102,18 +126,21 @@ class Graph:
                 stack.append((children[i], child_prefix, "└── " if last else "├── ", last))
         return "\n".join(lines)
 
+    def _escape(self, text):
+        return text.replace("\\", "\\\\").replace('"', r"\"")
+
     def to_dot(self, rankdir="LR"):
         """Graphviz DOT source: tensors are boxes, ops are ellipses between them."""
         out = ["digraph autograd {", f"  rankdir={rankdir};", '  node [fontname="monospace"];']
         number = {id(t): i for i, t in enumerate(self.nodes)}  # short, stable node ids
         for tensor in self.nodes:
             tid = f"t{number[id(tensor)]}"
-            label = self.label(tensor).replace('"', r"\"")
+            label = self._escape(self.label(tensor))
             colour = ', style=filled, fillcolor="#ffe9b3"' if tensor is self.root else ""
             out.append(f'  {tid} [shape=box, label="{label}"{colour}];')
             if id(tensor) in self.ops:
                 oid = f"op{number[id(tensor)]}"
-                out.append(f'  {oid} [shape=ellipse, label="{self.op_name(tensor)}"];')
+                out.append(f'  {oid} [shape=ellipse, label="{self._escape(self.op_name(tensor))}"];')
                 out.append(f"  {oid} -> {tid};")
                 for parent in self.inputs[id(tensor)]:
                     out.append(f"  t{number[id(parent)]} -> {oid};")
@@ -122,6 +149,25 @@ class Graph:
 
     def __str__(self):
         return self.to_text()
+
+    def to_svg(self, timeout=30):
+        """The graph drawn by Graphviz's ``dot`` as SVG text, or None when ``dot`` is not installed or fails."""
+        dot = shutil.which("dot")
+        if dot is None:
+            return None
+        try:
+            result = subprocess.run([dot, "-Tsvg"], input=self.to_dot(), capture_output=True, text=True,
+                                    timeout=timeout, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return result.stdout if result.returncode == 0 and "<svg" in result.stdout else None
+
+    # Jupyter: the SVG drawing when dot is there (None makes it fall back), the text tree otherwise
+    def _repr_svg_(self):
+        return self.to_svg()
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(self.to_text())
 
 
 def trace(root, names=None, retain_grads=True):

@@ -1,9 +1,10 @@
 """The ReLU lab: experiments that show, with this engine's own numbers, what ReLU does to backpropagation.
 
     common.py        output, tables, data, the MLP the experiments train
-    compare.py       claims 1-2: sparsity and gradient flow per activation (`tinygrad-relu compare`)
-    dying.py         claim 3: dead ReLU units (`tinygrad-relu dying`)
+    compare.py       claims 1-2: sparsity, gradient flow per layer, what SGD and Adam move (`tinygrad-relu compare`)
+    dying.py         claim 3: dead ReLU units: dead at init, died, revived (`tinygrad-relu dying`)
     kernels.py       claim 4: kernel cost per element (`tinygrad-relu kernels`)
     nonlinearity.py  claim 5: a linear stack against one ReLU layer
-    demo.py          all five, their figure and relu_demo.json (`tinygrad-relu demo`)
+    demo.py          all five and relu_demo.json (`tinygrad-relu demo`)
+    figure.py        the demo's figure, relu_demo.png
 """

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 
 from .. import activations, datasets, initializers, optimizers, utils
-from ..layers import Dense, Input, PReLU
+from ..layers import Dense, Input, LeakyReLU, PReLU
 from ..models import Sequential
 from ..ops.activation import NAMES as ACTIVATION_NAMES
 
@@ -23,6 +23,9 @@ DATASETS = SYNTHETIC + ("mnist", "fashion_mnist")
 _GLOROT_ACTIVATIONS = ("sigmoid", "tanh", "hard_sigmoid", "softsign", "linear")
 # every activation of the table, and PReLU (a layer with a learned slope)
 LAB_ACTIVATIONS = ACTIVATION_NAMES + ("prelu",)
+# 'leaky_relu_0.01': Leaky ReLU with an explicit negative slope (a Dense, then a LeakyReLU layer).
+# Plain 'leaky_relu' is Keras' function, slope 0.2; PyTorch's default (and Tensor.leaky_relu's) is 0.01.
+LEAKY_PREFIX = "leaky_relu_"
 
 
 class Out:
@@ -118,29 +121,77 @@ def default_initializer(activation):
     return "glorot_uniform" if activation in _GLOROT_ACTIVATIONS else "he_normal"
 
 
+def leaky_slope(name):
+    """The slope of a 'leaky_relu_<slope>' name (0.01 for 'leaky_relu_0.01'); None for any other name."""
+    if not name.startswith(LEAKY_PREFIX):
+        return None
+    text = name[len(LEAKY_PREFIX):]
+    try:
+        slope = float(text)
+    except ValueError:
+        slope = -1.0
+    if not (math.isfinite(slope) and slope >= 0):
+        raise ValueError(f"activation {name!r}: the slope after {LEAKY_PREFIX!r} must be a number >= 0, "
+                         f"got {text!r}")
+    return slope
+
+
+def negative_slope(name):
+    """The slope an activation of the lab passes below zero: what keeps a unit's gradient alive there."""
+    slope = leaky_slope(name)
+    if slope is not None:
+        return f"slope {slope:g}"
+    return {"leaky_relu": "slope 0.2", "prelu": "a learned slope", "elu": "slope e^x",
+            "selu": "slope 1.76 e^x", "celu": "slope e^x"}.get(name)
+
+
 def build_mlp(activation, depth, width, n_inputs, n_classes, initializer="auto", hidden_bias=0.0):
     """Input -> `depth` hidden Dense layers of `width` units with `activation` -> softmax.
 
     'prelu' becomes Dense (no activation) followed by a PReLU layer (slope learned, Keras'
-    zero init). `hidden_bias` initializes the hidden biases (a negative value starts units dead).
+    zero init), 'leaky_relu_<slope>' a Dense followed by LeakyReLU(negative_slope=<slope>).
+    `hidden_bias` initializes the hidden biases (a negative value starts units dead).
     """
-    layer_activation = None if activation == "prelu" else activation
+    slope = leaky_slope(activation)
+    separate_layer = activation == "prelu" or slope is not None
     if initializer == "auto":
         initializer = default_initializer(activation)
     model = Sequential(name=f"mlp_{activation}")
     model.add(Input(shape=(n_inputs,)))
     for _ in range(depth):
-        model.add(Dense(width, activation=layer_activation, kernel_initializer=initializer,
+        model.add(Dense(width, activation=None if separate_layer else activation, kernel_initializer=initializer,
                         bias_initializer=initializers.Constant(hidden_bias)))
         if activation == "prelu":
             model.add(PReLU())
+        elif slope is not None:
+            model.add(LeakyReLU(negative_slope=slope))
     model.add(Dense(n_classes, activation="softmax"))
     return model
+
+
+def kernel_snapshot(model):
+    """Copies of the kernels of the layers that have one (Dense, Conv), input side first."""
+    return [layer.weights[0].data.copy() for layer in model.layers
+            if layer.weights and layer.weights[0].ndim >= 2]
+
+
+def relative_change(before, after):
+    """Per layer |W_after - W_before| / |W_before|: how far training moved each kernel (inf if it moved from 0)."""
+    changes = []
+    for a, b in zip(before, after):
+        moved, size = np.linalg.norm(b.astype(np.float64) - a), np.linalg.norm(a.astype(np.float64))
+        changes.append(float(moved / size) if size > 0 else (0.0 if moved == 0 else float("inf")))
+    return changes
 
 
 def make_optimizer(name, lr):
     """The optimizer registered under ``name`` ('adam', 'sgd', ...), at learning rate ``lr`` or its default."""
     return optimizers.get(name) if lr is None else optimizers.get_class(name)(learning_rate=lr)
+
+
+def near_chance(accuracy_value, n_classes):
+    """Closer to guessing than to learning: below 1.5 times the chance level 1/n_classes."""
+    return accuracy_value < 1.5 / n_classes
 
 
 def accuracy(model, x, y):
@@ -160,7 +211,7 @@ def one_blas_thread(fn):
 def check_activation(name, allowed=None):
     if allowed is not None and name not in allowed:
         raise ValueError(f"unknown activation {name!r}; choose from {', '.join(allowed)}")
-    if name != "prelu":
+    if name != "prelu" and leaky_slope(name) is None:
         activations.get(name)  # ValueError listing the known names
 
 
