@@ -186,6 +186,10 @@ def test_save_refuses_a_model_whose_file_load_would_refuse(tmp_path, monkeypatch
     with pytest.raises(ValueError, match=r"needs 6 arrays"):
         monkeypatch.setattr(native, "MAX_MEMBERS", 5)
         model.save_weights(tmp_path / "weights.trm")
+    monkeypatch.setattr(native, "MAX_MEMBERS", limits.MAX_MEMBERS)
+    monkeypatch.setattr(archive, "MAX_JSON_BYTES", 1000)  # config.json is about 1.6 kB
+    with pytest.raises(ValueError, match=r"save: cannot write config.json: it is \d+ bytes, more than the 1000"):
+        model.save(tmp_path / "json.trm")
     assert sorted(os.listdir(tmp_path)) == ["m.trm", "ok.trm"]  # nothing written, no temporaries left
 
 

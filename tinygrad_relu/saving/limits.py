@@ -2,7 +2,8 @@
 
 A file is refused with a ModelFileError as soon as it claims more than one of these, so a small
 hostile file cannot make the loader spend much time or memory; ``save`` refuses a model whose
-file would break one, so every file it writes loads again.
+file would break one (whichever it reaches first: for large models, usually the JSON bytes of
+the weight manifest, about 150 bytes per weight), so every file it writes loads again.
 
 Why these numbers: the largest models this package is meant for have a few hundred layers; a
 stack of 50,000 layers already takes seconds to build. Every weight and every optimizer slot is
