@@ -101,7 +101,7 @@ def relu_stack_file(path, n_layers):
         z.writestr("weights.json", "[]")
 
 
-def best_load_seconds(path, repeats=3):
+def best_load_seconds(path, repeats=5):
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
@@ -124,7 +124,7 @@ def test_a_file_declaring_200000_layers_is_refused_fast(tmp_path):
     with pytest.raises(ModelFileError, match=rf"declares 200001 layers \(an input layer included\); a model file holds at "
                                              rf"most {limits.MAX_LAYERS}"):
         load_model(tmp_path / "huge.trm")
-    assert time.perf_counter() - start < 3  # parsing the 10 MB of JSON, nothing built
+    assert time.perf_counter() - start < 4  # parsing the 10 MB of JSON (about 1.5 s here), nothing built
 
 
 def test_a_zip_table_of_too_many_members_is_refused_before_it_is_parsed(tmp_path):
@@ -137,7 +137,7 @@ def test_a_zip_table_of_too_many_members_is_refused_before_it_is_parsed(tmp_path
     start = time.perf_counter()
     with pytest.raises(ModelFileError, match=rf"its table lists {n} members, more than the {limits.MAX_MEMBERS}"):
         load_model(tmp_path / "table.trm")
-    assert time.perf_counter() - start < 0.5  # zipfile never parsed the 200,001 entries
+    assert time.perf_counter() - start < 1  # zipfile, which takes over a second for them, never parsed them
 
 
 def test_json_nested_deeper_than_the_cap_is_refused(tmp_path):
