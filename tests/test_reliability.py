@@ -4,15 +4,21 @@ whose message names the layer or function and the values involved (issue 7, "Bad
 Inputs in a convertible form (float64, ints, non-contiguous arrays, nested lists) are not
 mistakes: they are accepted, converted once, and train exactly as float32 arrays do.
 """
+import os
 import re
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
 import tinygrad_relu as tr
-from tinygrad_relu import layers as L, utils
+from tinygrad_relu import layers as L
+from tinygrad_relu import utils
 from tinygrad_relu.models import Sequential
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def mlp(loss="categorical_crossentropy", n_in=10):
     model = Sequential([L.Dense(4, activation="relu", input_shape=(n_in,), name="hidden"),
@@ -188,6 +194,71 @@ def test_unknown_padding_lists_the_valid_ones():
         L.Conv2D(2, 3, padding="full", name="c")
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda v: L.BatchNormalization(momentum=v, name="bn"),
+     r"BatchNormalization 'bn': `momentum` must be a number in \[0, 1\], received momentum={}"),
+    (lambda v: L.BatchNormalization(epsilon=v, name="bn"),
+     r"BatchNormalization 'bn': `epsilon` must be a finite positive number, received epsilon={}"),
+    (lambda v: L.LeakyReLU(negative_slope=v, name="a"),
+     r"LeakyReLU 'a': `negative_slope` must be a finite number, received negative_slope={}"),
+    (lambda v: L.ReLU(negative_slope=v, name="a"), r"ReLU 'a': `negative_slope` must be a finite number"),
+    (lambda v: L.ReLU(threshold=v, name="a"), r"ReLU 'a': `threshold` must be a finite number, received threshold={}"),
+    (lambda v: L.ReLU(max_value=v, name="a"), r"ReLU 'a': `max_value` must be a finite number"),
+    (lambda v: L.ELU(alpha=v, name="a"), r"ELU 'a': `alpha` must be a finite number, received alpha={}"),
+])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_nan_or_infinite_layer_settings_name_layer_argument_and_value(make, message, value):
+    with pytest.raises(ValueError, match=message.format(re.escape(repr(value)))):
+        make(value)
+
+
+def test_zero_sized_input_shape_names_the_layer():
+    with pytest.raises(ValueError, match=r"Layer 'd': every axis of the input shape must be positive, received "
+                                         r"input shape \(0,\)"):
+        L.Dense(2, input_shape=(0,), name="d")
+    with pytest.raises(ValueError, match=r"Layer 'c': .*input shape \(8, 0, 1\)"):
+        L.Conv2D(2, 3, input_shape=(8, 0, 1), name="c")
+
+
+def test_float16_layers_are_refused_float16_inputs_computed_as_float32():
+    # decision: the kernels compute in float32 and float64; a float16 layer is refused at once, and
+    # float16 data is converted to the layer's dtype, so it trains exactly as its float32 values do
+    with pytest.raises(ValueError, match=r"Layer 'half': dtype must be float32 or float64, received "
+                                         r"dtype='float16' \(float16 inputs are fine"):
+        L.Dense(2, dtype="float16", name="half")
+    rng = np.random.default_rng(3)
+    x16, y = rng.normal(size=(40, 6)).astype(np.float16), rng.normal(size=(40, 2)).astype(np.float32)
+    reference = trained_weights(x16.astype(np.float32), y)
+    for a, b in zip(reference, trained_weights(x16, y)):
+        np.testing.assert_array_equal(a, b)
+    layer = L.Dense(3, activation="relu")
+    x = tr.Tensor(x16, dtype="float16", requires_grad=True)
+    out = layer(x)
+    out.sum().backward()
+    twin = tr.Tensor(x16.astype(np.float32), requires_grad=True)
+    layer(twin).sum().backward()
+    np.testing.assert_array_equal(out.data, layer(twin).data)
+    np.testing.assert_array_equal(x.grad, twin.grad.astype(np.float16))
+
+
+@pytest.mark.parametrize("noise_shape, input_shape", [((None, 5), (4, 3)), ((7,), (4, 3)), ((None,), (4, 3)),
+                                                      ((4, 2, 3), (4, 3, 3))])
+def test_dropout_noise_shape_not_fitting_the_input_names_the_layer(noise_shape, input_shape):
+    message = rf"Dropout 'drop': noise_shape {re.escape(str(noise_shape))} does not fit an input of shape"
+    with pytest.raises(ValueError, match=message):
+        L.Dropout(0.5, noise_shape=noise_shape, name="drop")(tr.Tensor(np.ones(input_shape, np.float32)), training=True)
+    with pytest.raises(ValueError, match=message):  # in a model: when it is built, before any data
+        Sequential([L.Dense(input_shape[-1], input_shape=input_shape[1:]), L.Dropout(0.5, noise_shape=noise_shape,
+                                                                                       name="drop")])
+    with pytest.raises(ValueError, match=r"Dropout 'drop': `noise_shape` must be a tuple of positive ints or None"):
+        L.Dropout(0.5, noise_shape=(None, 0), name="drop")
+
+
+def test_dropout_noise_shape_shares_the_mask_along_axes_of_one():
+    out = L.Dropout(0.5, noise_shape=(None, 1, 4), seed=1)(tr.Tensor(np.ones((3, 5, 4), np.float32)), training=True)
+    assert (out.data == out.data[:, :1, :]).all() and 0 < np.count_nonzero(out.data) < out.data.size
+
+
 # ---- unknown names list the known ones ------------------------------------------------------------
 def test_unknown_activation():
     with pytest.raises(ValueError, match=r"unknown activation 'relu7'; known names: .*leaky_relu.*relu"):
@@ -260,6 +331,101 @@ def test_library_level_arguments():
 def test_set_num_threads_with_a_wrong_type_names_the_function():
     with pytest.raises(TypeError, match=r"set_num_threads: .*'two'"):
         tr.set_num_threads("two")
+
+
+def test_set_num_threads_has_an_upper_bound():
+    before = tr.get_num_threads()
+    cap = tr.max_num_threads()
+    assert cap >= 4 * (os.cpu_count() or 1) and cap >= 64
+    with pytest.raises(ValueError, match=rf"set_num_threads: n must be at most {cap} \(4 per CPU, at least 64.*"
+                                         r"got 20000"):
+        tr.set_num_threads(20000)
+    assert tr.get_num_threads() == before  # nothing changed
+
+
+def test_optimizer_set_state_checks_everything_before_changing_anything():
+    model = mlp()
+    model.train_on_batch(X, Y_ONEHOT)
+    optimizer = model.optimizer
+    state = optimizer.get_state()
+    # other values in every slot, and a wrong shape in the last one only
+    broken = state[:2] + [a + 1 for a in state[2:-1]] + [np.zeros(7, np.float32)]
+    for bad, message in ((broken, r"slot 'velocity' of parameter 3 has shape \(3,\)"),
+                         ([state[0], np.array(-1e6)] + state[2:],
+                          r"learning_rate must be a finite non-negative number, received -1000000.0"),
+                         ([state[0], np.array(np.nan)] + state[2:], r"received nan")):
+        bad[0] = np.array(99, np.int64)
+        with pytest.raises(ValueError, match=rf"Adam.set_state: .*{message}"):
+            optimizer.set_state(bad)
+        assert optimizer.iterations == 1 and optimizer.learning_rate == pytest.approx(0.001)
+        for a, b in zip(state, optimizer.get_state()):
+            np.testing.assert_array_equal(a, b)
+
+
+# ---- replacing .data after the forward ---------------------------------------------------------------
+REPLACED_DATA = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {repo!r})
+    import numpy as np
+    import tinygrad_relu as tr
+    from tinygrad_relu import layers as L
+
+    def attempt(name, run):
+        x = tr.Tensor(np.random.default_rng(0).normal(size=1000).astype(np.float32), requires_grad=True)
+        try:
+            run(x)
+            print(name, "ok", flush=True)
+        except Exception as err:
+            print(name, type(err).__name__, err, flush=True)
+
+    def between_ops(x):  # the kernels would read the saved 1,000 floats as 1,000,000
+        y = x.relu()
+        y.data = np.zeros(10 ** 6, np.float32)
+        y.sum().backward()
+
+    def after_the_forward(x):
+        y = x.relu()
+        loss = y.sum()
+        y.data = np.zeros(10, np.float32)
+        loss.backward()
+
+    def leaf(x):  # a broadcastable shape: the gradient was silently broadcast to it
+        loss = (x * 2).relu().sum()
+        x.data = np.zeros((3, 1000), np.float32)
+        loss.backward()
+
+    def layer_weight(x):
+        layer = L.Dense(4, activation="relu")
+        loss = layer(x.reshape(10, 100)).sum()
+        layer.kernel.data = np.zeros((100, 5), np.float32)
+        loss.backward()
+
+    def same_shape(x):  # replacing values, not the shape, is allowed
+        y = x.relu()
+        y.data = np.ones(1000, np.float32)
+        y.sum().backward()
+        assert x.grad.shape == (1000,)
+
+    for name, run in [("between_ops", between_ops), ("after_the_forward", after_the_forward), ("leaf", leaf),
+                      ("layer_weight", layer_weight), ("same_shape", same_shape)]:
+        attempt(name, run)
+""")
+
+
+def test_replacing_data_by_another_shape_then_backward_names_the_op_and_both_shapes():
+    out = subprocess.run([sys.executable, "-c", REPLACED_DATA.format(repo=REPO)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, f"the interpreter died ({out.returncode}): {out.stdout} {out.stderr}"
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert re.match(r"RuntimeError backward: ReLU produced a tensor of shape \(1000,\), but that tensor now holds "
+                    r"shape \(1000000,\) and the gradient reaching it has shape \(1000000,\)", lines["between_ops"])
+    assert re.match(r"RuntimeError backward: ReLU produced a tensor of shape \(1000,\), but that tensor now holds "
+                    r"shape \(10,\)", lines["after_the_forward"])
+    assert re.match(r"RuntimeError backward: Mul returned a gradient of shape \(1000,\) for an input tensor that "
+                    r"now has shape \(3, 1000\)", lines["leaf"])
+    assert re.match(r"RuntimeError backward: \w+ returned a gradient of shape \(100, 4\) for an input tensor that "
+                    r"now has shape \(100, 5\)", lines["layer_weight"])
+    assert lines["same_shape"] == "ok"
 
 
 # ---- convertible inputs are accepted and converted once -------------------------------------------

@@ -203,6 +203,86 @@ def test_hostile_configs_fail_fast_and_clean(tmp_path):
         load_model(tmp_path / "nooptimizer.trm")
 
 
+def test_duplicate_members_are_refused(tmp_path):
+    path = saved(tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        target = json.loads(archive.read("weights.json"))[0]["path"]
+    buffer = io.BytesIO()
+    np.save(buffer, np.full((3, 3, 1, 4), 7, np.float32))
+    # zipfile writes it (with a warning), and would read the last one
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(target, buffer.getvalue())
+    with pytest.raises(ModelFileError, match=rf"it holds the member '{target}' twice"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("learning_rate", [-1e6, float("nan"), float("inf")])
+def test_learning_rate_in_the_optimizer_state_is_checked_like_the_config(tmp_path, learning_rate):
+    path = saved(tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        lr_path = json.loads(archive.read("optimizer.json"))["state"][1]["path"]
+        config = json.loads(archive.read("config.json"))
+    buffer = io.BytesIO()
+    np.save(buffer, np.array(learning_rate))
+    rewrite(path, tmp_path / "lr.trm", {lr_path: buffer.getvalue()})
+    with pytest.raises(ModelFileError, match=rf"Adam.set_state: learning_rate must be a finite non-negative number, "
+                                             rf"received {learning_rate}"):
+        load_model(tmp_path / "lr.trm")
+    config["compile_config"]["optimizer"]["config"]["learning_rate"] = learning_rate
+    rewrite(path, tmp_path / "config.trm", {"config.json": json.dumps(config)})
+    with pytest.raises(ModelFileError, match=rf"learning_rate must be a finite non-negative number, "
+                                             rf"received {learning_rate}"):
+        load_model(tmp_path / "config.trm")
+
+
+def test_a_metric_without_a_name_or_its_function_gives_a_clear_error(tmp_path):
+    class AbsoluteError:  # a callable without __name__
+        def __call__(self, y_true, y_pred):
+            return np.abs(y_true - y_pred).mean(axis=-1)
+
+    assert tr.metrics.MeanMetricWrapper(AbsoluteError()).name == "mean_metric_wrapper"  # Keras' fallback name
+    with pytest.raises(TypeError, match=r"MeanMetricWrapper: `fn` must be a function fn\(y_true, y_pred\), "
+                                        r"received 3 of type int"):
+        tr.metrics.MeanMetricWrapper(3)
+    model = Sequential([L.Dense(2, input_shape=(3,))])
+    model.compile("sgd", "mse", metrics=[AbsoluteError()])
+    model.save(tmp_path / "m.trm")
+    assert model.metrics_names == ["loss", "absolute_error"]  # Keras names it by its class
+    with pytest.raises(ModelFileError, match=r"MeanMetricWrapper 'absolute_error': its function is not part of "
+                                             r"the config .* load the model with compile=False"):
+        load_model(tmp_path / "m.trm")
+    assert not load_model(tmp_path / "m.trm", compile=False).compiled
+    with zipfile.ZipFile(tmp_path / "m.trm") as archive:
+        config = json.loads(archive.read("config.json"))
+    for metric in ({"class_name": "MeanMetricWrapper", "config": {"fn": 3}},
+                   {"class_name": "MeanMetricWrapper", "config": {}}):
+        config["compile_config"]["metrics"] = [metric]
+        rewrite(tmp_path / "m.trm", tmp_path / "bad.trm", {"config.json": json.dumps(config)})
+        with pytest.raises(ModelFileError, match="invalid compile settings: MeanMetricWrapper"):
+            load_model(tmp_path / "bad.trm")
+
+
+# ---- file modes ------------------------------------------------------------------------------------
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_saved_files_get_the_umask_default_or_keep_the_mode_they_replace(tmp_path):
+    model = Sequential([L.Dense(2, input_shape=(3,))])
+    previous = os.umask(0o022)
+    try:
+        model.save(tmp_path / "new.trm")
+        model.save_weights(tmp_path / "new.weights")
+        assert os.stat(tmp_path / "new.trm").st_mode & 0o777 == 0o644
+        assert os.stat(tmp_path / "new.weights").st_mode & 0o777 == 0o644
+        os.chmod(tmp_path / "new.trm", 0o640)
+        model.save(tmp_path / "new.trm")  # replaced: keeps its mode
+        assert os.stat(tmp_path / "new.trm").st_mode & 0o777 == 0o640
+        os.umask(0o077)
+        model.save(tmp_path / "private.trm")
+        assert os.stat(tmp_path / "private.trm").st_mode & 0o777 == 0o600
+    finally:
+        os.umask(previous)
+    load_model(tmp_path / "new.trm")
+
+
 # ---- atomic saving ----------------------------------------------------------------------------------
 def test_failed_save_leaves_previous_file_and_no_temporaries(tmp_path, monkeypatch):
     path = saved(tmp_path)

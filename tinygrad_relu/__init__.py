@@ -49,13 +49,25 @@ def pad(x, pad_width, value=0.0):
     return _M.Pad.apply(x, pad_width=pad_width, value=value)
 
 
+def max_num_threads():
+    """The most threads ``set_num_threads`` accepts: 4 per CPU, and at least 64.
+
+    More threads than cores only slow the kernels down, and an OpenMP runtime asked for
+    thousands may fail to create them and abort the process.
+    """
+    return max(64, 4 * (os.cpu_count() or 1))
+
+
 def set_num_threads(n):
-    """Use n threads in our OpenMP kernels and in numpy's BLAS.
+    """Use n threads (1 to ``max_num_threads()``) in our OpenMP kernels and in numpy's BLAS.
 
     OMP_NUM_THREADS is respected at start-up by the OpenMP runtime itself.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"set_num_threads: n must be an integer, received {n!r} of type {type(n).__name__}")
+    if n > max_num_threads():
+        raise ValueError(f"set_num_threads: n must be at most {max_num_threads()} (4 per CPU, at least 64; this "
+                         f"machine has {os.cpu_count()} CPUs), got {n}")
     from ._kernels import threads
     from .utils import set_blas_num_threads
     threads.set_num_threads(int(n))

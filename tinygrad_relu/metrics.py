@@ -13,7 +13,7 @@ is the key History reports.
 """
 import numpy as np
 
-from ._registry import Configurable, cannot_interpret, unknown_name
+from ._registry import Configurable, cannot_interpret, snake_case, unknown_name
 
 
 def _as_array(x):
@@ -133,8 +133,20 @@ class MeanMetricWrapper(Metric):
     """Streams the mean of ``fn(y_true, y_pred)`` over all samples seen."""
 
     def __init__(self, fn, name=None, **fn_kwargs):
+        if not callable(fn):
+            raise TypeError(f"MeanMetricWrapper{f' {name!r}' if name else ''}: `fn` must be a function "
+                            f"fn(y_true, y_pred), received {fn!r} of type {type(fn).__name__}")
         self.fn, self._fn_kwargs = fn, fn_kwargs
-        super().__init__(name or fn.__name__)
+        # Keras' fallback for an unnamed metric is its class name in snake case
+        super().__init__(name or getattr(fn, "__name__", None) or "mean_metric_wrapper")
+
+    @classmethod
+    def from_config(cls, config):
+        if cls is MeanMetricWrapper and "fn" not in config:
+            raise TypeError(f"MeanMetricWrapper {config.get('name')!r}: its function is not part of the config (a "
+                            "model file stores no Python code); load the model with compile=False and compile it "
+                            "again with the function")
+        return cls(**config)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         self._accumulate(self.fn(_as_array(y_true), _as_array(y_pred), **self._fn_kwargs), sample_weight)
@@ -266,8 +278,9 @@ def get(identifier, loss=None):
         raise unknown_name(identifier, ["accuracy", "acc", *_NAMES], "metric", "metrics")
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", "metric"))
+    if callable(identifier):  # Keras' name for it: a function's name, else its class's in snake case
+        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None)
+                                 or snake_case(type(identifier).__name__))
     raise cannot_interpret("metrics.get", identifier, "a metric")
 
 

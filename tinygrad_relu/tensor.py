@@ -59,6 +59,7 @@ class Function:
         if state.anomaly_hook is not None:
             state.anomaly_hook(ctx, "forward", out)
         if state.grad_enabled and True in ctx.needs_input_grad:
+            ctx.output_shape = out.shape  # backward checks the gradient against it
             return Tensor._make(out, True, ctx)
         return Tensor._make(out, False, None)
 
@@ -292,6 +293,10 @@ class Tensor:
                 continue
             ctx = node._ctx
             data = node.data
+            # an op's backward trusts its gradient to have the shape its forward produced (the
+            # kernels index by it): a .data replaced since the forward must stop here, not there
+            if g.shape != ctx.output_shape or data.shape != ctx.output_shape:
+                raise _replaced_data_error(ctx, data.shape, g.shape)
             if g.dtype != data.dtype:
                 g = g.astype(data.dtype)
             if node._retain_grad:
@@ -306,6 +311,8 @@ class Tensor:
                 if hook is not None:
                     hook(ctx, "backward", pg)
                 if parent._ctx is None:
+                    if pg.shape != parent.data.shape:
+                        raise _replaced_leaf_error(ctx, parent.data.shape, pg.shape)
                     parent._accumulate(pg, fresh)
                 else:
                     key = id(parent)
@@ -320,11 +327,8 @@ class Tensor:
             self._graph_freed = True
 
     def _accumulate(self, g, owned=False):
-        """Add ``g`` into ``.grad``; ``owned``: g is a fresh array nobody else holds, so keep it as is."""
+        """Add ``g`` (of this leaf's shape) into ``.grad``; ``owned``: g is a fresh array nobody else holds."""
         data = self.data
-        if g.shape != data.shape:  # a backward that returned a broadcastable gradient
-            g = np.broadcast_to(g, data.shape)
-            owned = False
         if self.grad is None:
             if owned and g.dtype == data.dtype and type(g) is np.ndarray and g.flags.writeable:
                 self.grad = g
@@ -431,6 +435,22 @@ class Tensor:
 
     def pad(self, pad_width, value=0.0):
         return M.Pad.apply(self, pad_width=pad_width, value=value)
+
+def _replaced_data_error(ctx, shape, grad_shape):
+    op = type(ctx).__name__
+    return RuntimeError(
+        f"backward: {op} produced a tensor of shape {ctx.output_shape}, but that tensor now holds shape {shape} "
+        f"and the gradient reaching it has shape {grad_shape}: was its .data (or a later tensor's) replaced "
+        f"by an array of another shape after the forward? Run the forward again after changing .data")
+
+
+def _replaced_leaf_error(ctx, shape, grad_shape):
+    op = type(ctx).__name__
+    return RuntimeError(
+        f"backward: {op} returned a gradient of shape {grad_shape} for an input tensor that now has shape "
+        f"{shape}: was the input's .data replaced by an array of another shape after the forward? "
+        f"Run the forward again after changing .data")
+
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x

@@ -1,4 +1,5 @@
 """Activation layers: ReLU, LeakyReLU, PReLU, ELU, Softmax (thin shells over tinygrad_relu.activations)."""
+import math
 import numbers
 
 from .. import activations, initializers, regularizers
@@ -8,8 +9,9 @@ from .base import Layer
 def _number(value, arg_name, layer, minimum=None, allow_none=False):
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{type(layer).__name__} '{layer.name}': `{arg_name}` must be a number, received {arg_name}={value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': `{arg_name}` must be a finite number, "
+                         f"received {arg_name}={value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{type(layer).__name__} '{layer.name}': `{arg_name}` must be >= {minimum}, "
                          f"received {arg_name}={value}")

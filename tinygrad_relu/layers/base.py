@@ -99,8 +99,10 @@ class Layer:
             raise ValueError(f"{type(self).__name__}: `name` must be a non-empty string without '/', received {name!r}")
         self.name = name if name is not None else unique_name(to_snake_case(type(self).__name__))
         self.dtype = np.dtype(dtype if dtype is not None else "float32").name
-        if np.dtype(self.dtype).kind != "f":
-            raise ValueError(f"Layer '{self.name}': dtype must be a floating type, received dtype={dtype!r}")
+        if self.dtype not in ("float32", "float64"):  # what the kernels compute in; inputs are converted to it
+            raise ValueError(f"Layer '{self.name}': dtype must be float32 or float64, received dtype={dtype!r}"
+                             + (" (float16 inputs are fine: they are converted to the layer's dtype)"
+                                if self.dtype == "float16" else ""))
         self._trainable = bool(trainable)
         self.built = False
         self._weight_records = []  # (name, Tensor, declared_trainable, regularizer)
@@ -113,6 +115,9 @@ class Layer:
             batch_shape = (kwargs.get("batch_size"), kwargs["input_dim"])
         if batch_shape is not None:
             batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+            if any(d is not None and d <= 0 for d in batch_shape):
+                raise ValueError(f"Layer '{self.name}': every axis of the input shape must be positive, received "
+                                 f"input shape {shape_str(batch_shape[1:])} (batch shape {shape_str(batch_shape)})")
         self._batch_input_shape = batch_shape
 
     # ---- configuration --------------------------------------------------------------

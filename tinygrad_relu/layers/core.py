@@ -189,10 +189,30 @@ class Dropout(Layer):
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)) or not 0 <= rate < 1:
             raise ValueError(f"Dropout '{self.name}': `rate` must be a number in [0, 1), received rate={rate!r}")
         self.rate = float(rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        if noise_shape is not None:
+            try:
+                noise_shape = tuple(noise_shape)
+            except TypeError:
+                noise_shape = (noise_shape,)
+            if not all(n is None or (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0)
+                       for n in noise_shape):
+                raise ValueError(f"Dropout '{self.name}': `noise_shape` must be a tuple of positive ints or None, "
+                                 f"received noise_shape={noise_shape!r}")
+            noise_shape = tuple(None if n is None else int(n) for n in noise_shape)
+        self.noise_shape = noise_shape
         self.seed = seed
         # a seeded layer draws its own stream; otherwise the global one (utils.set_random_seed)
         self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def check_input_shape(self, shape):
+        """Each axis of noise_shape is None (the input's size), 1 (one mask value shared along it) or the size."""
+        noise = self.noise_shape
+        if noise is None:
+            return
+        if len(noise) != len(shape) or any(n is not None and n != 1 and s is not None and n != s
+                                           for n, s in zip(noise, shape)):
+            raise ValueError(f"Dropout '{self.name}': noise_shape {noise} does not fit an input of shape "
+                             f"{shape_str(shape)}: it needs one entry per axis, each None, 1 or the input's size")
 
     def call(self, x, training=False):
         if not training or self.rate == 0.0:

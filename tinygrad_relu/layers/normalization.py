@@ -1,4 +1,5 @@
 """BatchNormalization, with Keras' defaults (momentum 0.99, epsilon 1e-3) and weight order."""
+import math
 import numbers
 
 import numpy as np
@@ -26,10 +27,10 @@ class BatchNormalization(Layer):
             raise NotImplementedError(f"BatchNormalization '{self.name}': constraints are not supported")
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
             raise ValueError(f"BatchNormalization '{self.name}': `axis` must be an int, received axis={axis!r}")
-        for arg, value, low, high in (("momentum", momentum, 0.0, 1.0), ("epsilon", epsilon, 0.0, None)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < low or (high is not None and value > high) \
-                    or (arg == "epsilon" and value <= 0):
-                raise ValueError(f"BatchNormalization '{self.name}': invalid `{arg}`={value!r}")
+        for arg, value, valid, rule in (("momentum", momentum, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+                                        ("epsilon", epsilon, lambda v: 0 < v < math.inf, "a finite positive number")):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not valid(value):  # NaN fails too
+                raise ValueError(f"BatchNormalization '{self.name}': `{arg}` must be {rule}, received {arg}={value!r}")
         self.axis = int(axis)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)

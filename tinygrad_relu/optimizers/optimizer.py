@@ -42,8 +42,8 @@ def _check_learning_rate(learning_rate, who):
         raise TypeError(f"{who}: learning_rate must be a number, a LearningRateSchedule or a callable, "
                         f"received {learning_rate!r} of type {type(learning_rate).__name__}")
     learning_rate = float(learning_rate)
-    if not learning_rate >= 0:
-        raise ValueError(f"{who}: learning_rate must be a non-negative number, received {learning_rate}")
+    if not 0 <= learning_rate < math.inf:
+        raise ValueError(f"{who}: learning_rate must be a finite non-negative number, received {learning_rate}")
     return learning_rate
 
 
@@ -174,8 +174,24 @@ class Optimizer:
             state.extend(a.copy() for a in self._slots[name])
         return state
 
+    def state_layout(self, var_list):
+        """[(shape, dtype)] of the arrays ``get_state()`` returns once this optimizer tracks ``var_list``.
+
+        The iteration count, the learning rate when it is a plain number, then each slot kind
+        for every parameter: what a saved state must hold, known before reading any of it.
+        """
+        layout = [((), np.dtype(np.int64))]
+        if not callable(self._learning_rate):
+            layout.append(((), np.dtype(np.float64)))
+        for _ in self._slot_specs():
+            layout.extend((tuple(p.shape), p.dtype) for p in var_list)
+        return layout
+
     def set_state(self, state):
-        """Restore ``get_state()``'s list. Slots wait for the first update if no parameter was seen yet."""
+        """Restore ``get_state()``'s list. Slots wait for the first update if no parameter was seen yet.
+
+        Everything is checked before anything changes.
+        """
         who = type(self).__name__
         state = list(state)
         head = 1 if callable(self._learning_rate) else 2
@@ -191,6 +207,7 @@ class Optimizer:
             if lr.shape != () or lr.dtype.kind != "f":
                 raise ValueError(f"{who}.set_state: the second array must be the learning rate (a float scalar), "
                                  f"received shape {lr.shape} and dtype {lr.dtype}")
+            lr = _check_learning_rate(float(lr), f"{who}.set_state")  # as strict as the constructor
         slots = state[head:]
         n_kinds = len(self._slot_specs())
         if n_kinds == 0 and slots:
@@ -205,7 +222,7 @@ class Optimizer:
             self._pending_slots = [np.array(a) for a in slots]
         self.iterations = int(iterations)
         if head == 2:
-            self._learning_rate = float(lr)
+            self._learning_rate = lr
 
     def _assign_slots(self, slots):
         who = type(self).__name__
@@ -214,15 +231,14 @@ class Optimizer:
         if len(slots) != n * len(specs):
             raise ValueError(f"{who}.set_state: received {len(slots)} slot arrays but the optimizer tracks "
                              f"{n} parameters x {len(specs)} slot kinds = {n * len(specs)}")
-        k = 0
-        for name, _ in specs:
-            for i in range(n):
-                target, value = self._slots[name][i], np.asarray(slots[k])
-                if value.shape != target.shape:
-                    raise ValueError(f"{who}.set_state: slot '{name}' of parameter {i} has shape {target.shape}, "
-                                     f"received an array of shape {value.shape}")
-                target[...] = value
-                k += 1
+        pairs = [(name, i, self._slots[name][i], np.asarray(slots[k * n + i]))
+                 for k, (name, _) in enumerate(specs) for i in range(n)]
+        for name, i, target, value in pairs:  # all checked before any is assigned
+            if value.shape != target.shape:
+                raise ValueError(f"{who}.set_state: slot '{name}' of parameter {i} has shape {target.shape}, "
+                                 f"received an array of shape {value.shape}")
+        for _, _, target, value in pairs:
+            target[...] = value
 
     # ---- one update --------------------------------------------------------------------------
     def apply_gradients(self, params):

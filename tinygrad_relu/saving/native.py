@@ -11,9 +11,11 @@ Layout of a file written by ``model.save(path)`` (any file name works)::
 
 ``save_weights`` writes the same minus config.json and the optimizer. Arrays are written
 and read with ``allow_pickle=False``; nothing in a file is ever executed or imported:
-class names are looked up in fixed tables. Every array's size is checked against the
-manifest before it is read and its shape and dtype after, so a truncated, corrupt or
-hostile file raises ValueError instead of crashing or eating memory.
+class names are looked up in fixed tables. A file may declare no more than the caps in
+``limits.py``; every weight's and optimizer slot's manifest entry is checked against the model
+built from the config (count, shapes, dtypes) before any array is read, and no member may
+inflate to more than its array, so a truncated, corrupt or hostile file raises ModelFileError
+(a ValueError) instead of crashing or eating memory.
 """
 import numpy as np
 
@@ -21,6 +23,7 @@ from .. import _registry, losses, metrics as metrics_module, optimizers
 from .._version import __version__
 from ..layers.base import skip_initializers
 from .archive import Archive, atomic_write, write_json, write_npy
+from .limits import MAX_LAYERS, MAX_MEMBERS
 
 FORMAT_NAME = "tinygrad_relu"
 FORMAT_VERSION = 1
@@ -51,6 +54,23 @@ def _build_or_explain(model, message):
             raise ValueError(message) from None
 
 
+def _layer_entries(model_config):
+    """The model config's list of layers (Sequential and Keras' Functional both keep one), or None."""
+    layers = model_config.get("layers") if isinstance(model_config, dict) else None
+    return layers if isinstance(layers, list) else None
+
+
+def _check_file_limits(model, config, n_members):
+    """Refuse to write a file that load_model would refuse (see limits.py)."""
+    layers = _layer_entries(config.get("config")) if config is not None else None
+    if layers is not None and len(layers) > MAX_LAYERS:
+        raise ValueError(f"save: model '{model.name}' has {len(layers)} layers (an input layer included); a model "
+                         f"file holds at most {MAX_LAYERS}")
+    if n_members > MAX_MEMBERS:
+        raise ValueError(f"save: model '{model.name}' needs {n_members} arrays and JSON members (one per weight and "
+                         f"optimizer slot); a model file holds at most {MAX_MEMBERS}")
+
+
 def save_model(model, filepath, overwrite=True):
     """Write architecture, weights, compile settings and optimizer state to ``filepath``."""
     _build_or_explain(model, f"save: model '{model.name}' is not built yet; build it (call it on data, "
@@ -73,6 +93,7 @@ def save_model(model, filepath, overwrite=True):
         optimizer_json = dict(optimizers.serialize(optimizer))
         optimizer_json["state"] = state_entries
     metadata = _metadata("model")
+    _check_file_limits(model, config, 4 + len(arrays) + len(optimizer_arrays))
 
     def write(archive):
         write_json(archive, "metadata.json", metadata)
@@ -94,6 +115,7 @@ def save_weights(model, filepath, overwrite=True):
         raise ValueError(f"save_weights: model '{model.name}' is not built yet, so it has no weights to save")
     entries, arrays = _weights_manifest(model)
     metadata = _metadata("weights")
+    _check_file_limits(model, None, 2 + len(arrays))
 
     def write(archive):
         write_json(archive, "metadata.json", metadata)
@@ -126,8 +148,12 @@ def _read_metadata(archive, kinds):
     return metadata
 
 
-def _read_weights(archive, model):
-    """The arrays for ``model``'s weights, every name, shape and dtype checked; nothing assigned yet."""
+def _read_weights(archive, model, into_model=False):
+    """The arrays for ``model``'s weights, every manifest entry checked before any array is read.
+
+    ``into_model``: read each array straight into its weight (for a model made for this file,
+    which is dropped if loading fails); otherwise nothing is assigned yet.
+    """
     manifest = archive.read_json("weights.json")
     if not isinstance(manifest, list):
         raise archive.error("weights.json is not a list")
@@ -135,7 +161,7 @@ def _read_weights(archive, model):
                 for wname, weight in zip(layer.weight_names, layer.weights)]
     if len(manifest) != len(expected):
         raise archive.error(f"it holds {len(manifest)} weight arrays, model '{model.name}' has {len(expected)}")
-    per_layer = {}
+    paths = []
     for i, (entry, (layer, wname, weight)) in enumerate(zip(manifest, expected)):
         if not isinstance(entry, dict):
             raise archive.error(f"weights.json entry {i} is not an object")
@@ -145,14 +171,11 @@ def _read_weights(archive, model):
             raise archive.error(f"weight {i} is '{entry.get('name')}' of a {entry.get('layer_class')} layer "
                                 f"('{entry.get('layer')}') in the file, but '{wname}' of {type(layer).__name__} "
                                 f"'{layer.name}' in the model")
-        shape = entry.get("shape")
-        if not isinstance(shape, list) or tuple(shape) != weight.shape:
-            raise archive.error(f"weight '{layer.name}/{wname}' has shape {shape} in the file but "
-                                f"{weight.shape} in the model")
-        if entry.get("dtype") != weight.dtype.name:
-            raise archive.error(f"weight '{layer.name}/{wname}' has dtype {entry.get('dtype')} in the file but "
-                                f"{weight.dtype} in the model")
-        array = archive.read_array(entry, f"weight '{layer.name}/{wname}'")
+        paths.append(archive.check_array(entry, weight.shape, weight.dtype, f"weight '{layer.name}/{wname}'"))
+    per_layer = {}
+    for path, (layer, wname, weight) in zip(paths, expected):
+        array = archive.read_array(path, weight.shape, weight.dtype, f"weight '{layer.name}/{wname}'",
+                                   out=weight.data if into_model else None)
         per_layer.setdefault(layer.name, []).append(array)
     return per_layer
 
@@ -189,20 +212,29 @@ def _compile_from_config(model, compile_config, archive):
 
 
 def _restore_optimizer(model, archive):
+    """Check every slot of the file's optimizer state against the model, then read and assign them."""
     if not archive.has("optimizer.json"):
         return
     spec = archive.read_json("optimizer.json")
     if not isinstance(spec, dict) or not isinstance(spec.get("state"), list):
         raise archive.error("optimizer.json has no 'state' list")
-    if spec.get("class_name") != type(model.optimizer).__name__:
-        raise archive.error(f"the optimizer state is for {spec.get('class_name')!r} but the model compiles with "
-                            f"{type(model.optimizer).__name__}")
-    state = [archive.read_array(entry, f"optimizer state {i}") for i, entry in enumerate(spec["state"])]
     optimizer = model.optimizer
+    if spec.get("class_name") != type(optimizer).__name__:
+        raise archive.error(f"the optimizer state is for {spec.get('class_name')!r} but the model compiles with "
+                            f"{type(optimizer).__name__}")
+    entries, variables = spec["state"], model.trainable_weights
+    layout = optimizer.state_layout(variables)
+    if len(entries) != len(layout):
+        raise archive.error(f"the optimizer state holds {len(entries)} arrays, but {type(optimizer).__name__} "
+                            f"for the {len(variables)} trainable weights of model '{model.name}' keeps {len(layout)}")
+    paths = [archive.check_array(entry, shape, dtype, f"optimizer state {i}")
+             for i, (entry, (shape, dtype)) in enumerate(zip(entries, layout))]
+    state = [archive.read_array(path, shape, dtype, f"optimizer state {i}")
+             for i, (path, (shape, dtype)) in enumerate(zip(paths, layout))]
     try:
+        if variables:
+            optimizer.build(variables)  # the slots exist now, so set_state fills them in place
         optimizer.set_state(state)
-        if model.trainable_weights:
-            optimizer.build(model.trainable_weights)  # assigns (and shape-checks) the slots now, not later
     except (TypeError, ValueError) as err:
         raise archive.error(f"the optimizer state does not fit model '{model.name}': {err}") from None
 
@@ -215,6 +247,10 @@ def load_model(filepath, custom_objects=None, compile=True):
         config = archive.read_json("config.json")
         if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
             raise archive.error("config.json does not describe a model")
+        layers = _layer_entries(config["config"])
+        if layers is not None and len(layers) > MAX_LAYERS:
+            raise archive.error(f"config.json declares {len(layers)} layers (an input layer included); a model file "
+                                f"holds at most {MAX_LAYERS}")
         model_cls = _registry.model_class(config.get("class_name"))
         if model_cls is None:  # the model classes register when tinygrad_relu.models is imported
             raise archive.error(f"config.json names the model class {config.get('class_name')!r}, which is not "
@@ -227,12 +263,13 @@ def load_model(filepath, custom_objects=None, compile=True):
                     model.build()
         except (TypeError, ValueError, NotImplementedError, OverflowError, MemoryError) as err:
             raise archive.error(f"invalid architecture: {err}") from None
-        per_layer = _read_weights(archive, model)
-        _assign_weights(model, per_layer)
+        _read_weights(archive, model, into_model=True)
         if compile and config.get("compile_config") is not None:
             _compile_from_config(model, config["compile_config"], archive)
             _restore_optimizer(model, archive)
         return model
+    except MemoryError:
+        raise archive.error("there is not enough memory for the model it describes") from None
     finally:
         archive.close()
 
@@ -245,5 +282,7 @@ def load_weights(model, filepath):
         _build_or_explain(model, f"load_weights: model '{model.name}' is not built yet; build it first "
                                  "(model.build((None, ...)) or call it on data)")
         _assign_weights(model, _read_weights(archive, model))
+    except MemoryError:
+        raise archive.error("there is not enough memory to read its weights") from None
     finally:
         archive.close()
