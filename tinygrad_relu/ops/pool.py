@@ -8,12 +8,12 @@ import numpy as np
 from .. import _state
 from ..tensor import Function
 from .._kernels import pool as _kernels
-from .conv import NO_WORKSPACE, float_dtype
+from .convolution import NO_WORKSPACE, float_dtype
 
 # Pooling goes multi-threaded only above this many window reads: below it (the seed CNN's
 # 2x2 pool over 64x26x26x32 reads 1.4M cells in ~1 ms) two threads save a few tenths of a
 # millisecond on an idle machine but lose milliseconds when the second core is busy (an
-# OpenBLAS worker still spinning after a GEMM, or another process). See ops/conv.py.
+# OpenBLAS worker still spinning after a GEMM, or another process). See ops/convolution.py.
 PARALLEL_MIN_WORK = 8_000_000
 
 
