@@ -33,6 +33,14 @@ def compute_fans(shape):
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
+def _numeric_dtype(dtype, who):
+    """Constant initializers make integer and boolean weights too (counters, step numbers), as Keras'."""
+    dt = np.dtype(dtype)
+    if dt.kind not in "fiub":
+        raise ValueError(f"{who}: can only make numeric weights, received dtype {dt}")
+    return dt
+
+
 def _float_dtype(dtype, who):
     dt = np.dtype(dtype)
     if dt.kind != "f":
@@ -106,14 +114,14 @@ class Zeros(Initializer):
     """All zeros."""
 
     def __call__(self, shape, dtype="float32"):
-        return np.zeros(_check_shape(shape, "Zeros"), dtype=_float_dtype(dtype, "Zeros"))
+        return np.zeros(_check_shape(shape, "Zeros"), dtype=_numeric_dtype(dtype, "Zeros"))
 
 
 class Ones(Initializer):
     """All ones."""
 
     def __call__(self, shape, dtype="float32"):
-        return np.ones(_check_shape(shape, "Ones"), dtype=_float_dtype(dtype, "Ones"))
+        return np.ones(_check_shape(shape, "Ones"), dtype=_numeric_dtype(dtype, "Ones"))
 
 
 class Constant(Initializer):
@@ -123,7 +131,7 @@ class Constant(Initializer):
         self.value = float(value)
 
     def __call__(self, shape, dtype="float32"):
-        return np.full(_check_shape(shape, "Constant"), self.value, dtype=_float_dtype(dtype, "Constant"))
+        return np.full(_check_shape(shape, "Constant"), self.value, dtype=_numeric_dtype(dtype, "Constant"))
 
     def get_config(self):
         return {"value": self.value}

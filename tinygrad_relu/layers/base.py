@@ -231,7 +231,9 @@ class Layer:
         if values.shape != shape:
             raise ValueError(f"Layer '{self.name}': initializer for weight '{name}' returned shape "
                              f"{values.shape}, expected {shape}")
-        weight = Tensor(np.ascontiguousarray(values), requires_grad=bool(trainable) and self._trainable
+        if not values.flags.c_contiguous:  # (not np.ascontiguousarray: it turns a scalar weight into 1-D)
+            values = values.copy(order="C")
+        weight = Tensor(values, requires_grad=bool(trainable) and self._trainable
                         and dtype.kind == "f")
         self._weight_records.append(WeightRecord(name, weight, bool(trainable), regularizers.get(regularizer),
                                                  constraint))

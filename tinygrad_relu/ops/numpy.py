@@ -252,7 +252,13 @@ def round(x, decimals=0):
 
 def _binary_const(fn):
     def op(x1, x2):
-        return _const(fn(convert_to_numpy(x1), convert_to_numpy(x2)))
+        a, b = convert_to_numpy(x1), convert_to_numpy(x2)
+        # a Python number beside a float tensor is taken in its dtype, as Keras' weak types: equal(x, 0.9)
+        if isinstance(x1, Tensor) and not isinstance(x2, Tensor) and a.dtype.kind == "f":
+            b = b.astype(a.dtype)
+        elif isinstance(x2, Tensor) and not isinstance(x1, Tensor) and b.dtype.kind == "f":
+            a = a.astype(b.dtype)
+        return _const(fn(a, b))
     op.__name__ = fn.__name__
     op.__doc__ = f"numpy's {fn.__name__}, elementwise with broadcasting; a boolean constant."
     return op
@@ -373,8 +379,14 @@ def swapaxes(x, axis1, axis2):
 
 def moveaxis(x, source, destination):
     x = _t(x)
-    order = np.moveaxis(np.arange(x.ndim), source, destination)
-    return M.Permute.apply(x, axes=tuple(int(a) for a in order))
+    sources = [int(a) % x.ndim for a in np.atleast_1d(source)]
+    destinations = [int(a) % x.ndim for a in np.atleast_1d(destination)]
+    if len(sources) != len(destinations):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} differ in length")
+    order = [a for a in builtins.range(x.ndim) if a not in sources]
+    for d, s in sorted(zip(destinations, sources)):  # numpy's rule
+        order.insert(d, s)
+    return M.Permute.apply(x, axes=tuple(order))
 
 
 def expand_dims(x, axis):
