@@ -195,9 +195,12 @@ class VarianceScaling(_RandomInitializer):
     _modes = ("fan_in", "fan_out", "fan_avg")
     _distributions = ("truncated_normal", "untruncated_normal", "uniform")
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
         name = type(self).__name__
+        if input_axes is not None or output_axes is not None:  # Keras >= 3.12 writes them (None) into configs
+            raise NotImplementedError(f"{name}: input_axes and output_axes are not supported")
         if scale <= 0:
             raise ValueError(f"{name}: scale must be positive, received scale={scale}")
         if mode not in self._modes:
@@ -231,9 +234,10 @@ class VarianceScaling(_RandomInitializer):
 class _NamedVarianceScaling(VarianceScaling):
     _preset = None  # (scale, mode, distribution)
 
-    def __init__(self, seed=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
         scale, mode, distribution = self._preset
-        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed, input_axes=input_axes,
+                         output_axes=output_axes)
 
     def get_config(self):
         return {"seed": self.seed}

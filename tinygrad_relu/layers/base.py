@@ -97,6 +97,8 @@ class Layer:
             cls._fast_call = False
 
     def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None, autocast=True, name=None, **kwargs):
+        if kwargs.pop("quantization_config", None) is not None:  # Keras >= 3.12 writes it (None) into configs
+            raise NotImplementedError(f"{type(self).__name__}: quantization is not supported")
         unknown = [k for k in kwargs if k not in _ALLOWED_BASE_KWARGS]
         if unknown:
             raise TypeError(f"{type(self).__name__}: unrecognized keyword argument(s) {unknown}")

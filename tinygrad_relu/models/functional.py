@@ -85,6 +85,9 @@ def _check_computable(inputs, nodes_by_depth):
     done = []
     for depth in sorted(nodes_by_depth, reverse=True):
         for node in nodes_by_depth[depth]:
+            if node.is_input and id(node.outputs[0]) not in known:
+                raise ValueError(f"Graph disconnected: the outputs depend on {node.outputs[0]!r}, which is not one "
+                                 "of the model's inputs; pass it in `inputs`")
             for tensor in node.input_tensors:
                 if id(tensor) not in known:
                     raise ValueError(f"Graph disconnected: cannot obtain the value of {tensor!r}, an input of layer "

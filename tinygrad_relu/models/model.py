@@ -205,6 +205,14 @@ class Model(Trainer, Layer):
                              "Build it with `model.build(input_shape)` or by calling it on data.")
         return Layer.count_params(self)
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A subclass from its config; a Functional model's config (layers and their calls) rebuilds that graph."""
+        if isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
+            functional = cls if cls._container else _registry.model_class("Functional")
+            return functional.from_config(config, custom_objects=custom_objects)
+        return cls(**config)
+
     def to_json(self):
         return json.dumps({"class_name": type(self).__name__, "config": self.get_config()})
 

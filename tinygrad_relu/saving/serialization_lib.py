@@ -185,10 +185,10 @@ def functional_from_config(cls, config, custom_objects=None):
     def revive(value):
         if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
             return tensor((value.get("config") or {}).get("keras_history"))
-        if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and value[0] in created \
-                and all(isinstance(v, int) for v in value[1:]):
+        if isinstance(value, (list, tuple)) and len(value) == 3 and isinstance(value[0], str) and \
+                value[0] in created and all(isinstance(v, int) for v in value[1:]):
             return tensor(value)  # Keras' older node format: [layer, node, tensor]
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
             return [revive(v) for v in value]
         if isinstance(value, dict):
             return {k: revive(v) for k, v in value.items()}
@@ -219,11 +219,11 @@ def functional_from_config(cls, config, custom_objects=None):
                              f"calls cannot be made: {stuck}")
 
     def structure(value):
-        if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+        if isinstance(value, (list, tuple)) and len(value) == 3 and isinstance(value[0], str):
             return tensor(value)
         if isinstance(value, dict):
             return {k: structure(v) for k, v in value.items()}
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
             return [structure(v) for v in value]
         raise ValueError(f"Functional.from_config: invalid input or output reference {value!r}")
 
