@@ -28,9 +28,7 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
         if clone_function is None:
             return Functional.from_config(config)
         return _clone_functional(model, clone)
-    config = serialization_lib.serialize_keras_object(model)
-    config.pop("build_config", None)
-    copy = serialization_lib.deserialize_layer(config)
+    copy = type(model).from_config(model.get_config())  # a subclass: its own class, from its config
     if model.built and model._build_input_shape is not None:
         copy.build(model._build_input_shape)
     return copy
