@@ -408,6 +408,9 @@ class Layer:
 
     def _ensure_built(self, input_shape):
         """Check ``input_shape`` (a shape, or a structure of shapes) and build on first use."""
+        if self.built and type(input_shape) is tuple:  # the per-batch case: a built layer, one tensor's shape
+            self.check_input_shape(input_shape)
+            return
         input_shape = as_shape_structure(input_shape)
         single = is_shape(input_shape)
         if single:

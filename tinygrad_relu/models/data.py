@@ -107,6 +107,8 @@ def _is_rectangular(data):
 
 def num_samples(data, who):
     """The sample count shared by every array in ``data`` (ValueError when they disagree)."""
+    if type(data) is np.ndarray and data.ndim:  # the usual case, once or twice per batch
+        return len(data)
     leaves = tree.flatten(data)
     if not leaves:
         raise ValueError(f"{who}: no arrays given")

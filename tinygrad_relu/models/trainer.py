@@ -344,7 +344,7 @@ class Trainer:
         if x is None:
             raise ValueError(f"{who}: x is required")
         x = self._standardize_inputs(x, who)
-        if num_samples(x, f"{who}: x") == 0:
+        if num_samples(x, who) == 0:
             shape = x.shape if isinstance(x, np.ndarray) else [np.shape(a) for a in tree.flatten(x)]
             raise ValueError(f"{who}: x is empty (shape {shape}); there is nothing to run on")
         self._check_inputs(x)
@@ -362,8 +362,8 @@ class Trainer:
             if isinstance(y, dict) and names is not None and set(y) == set(names):
                 y = y[names[0]]
             y = as_target_array(y, self._dtype(), f"{who}: y")
-        n_x = num_samples(x, f"{who}: x")
-        for target in tree.flatten(y):
+        n_x = num_samples(x, who)
+        for target in ((y,) if type(y) is np.ndarray else tree.flatten(y)):
             if np.ndim(target) == 0 or len(target) != n_x:
                 raise ValueError(f"{who}: x and y must hold the same number of samples, received x with {n_x} "
                                  f"samples and y with {len(target) if np.ndim(target) else 0} samples (shape "
