@@ -51,6 +51,19 @@ CASES = {
     "divide_no_nan": (lambda a, b: ops.divide_no_nan(a, b * ops.convert_to_tensor(np.array([1.0, 0.0, 1.0]))),
                       lambda t, a, b: _torch_divide_no_nan(t, a, b * t.tensor([1.0, 0.0, 1.0], dtype=t.float64)),
                       [randn(3), positive(3)]),
+    "flip": (lambda a: ops.flip(a, axis=1) * ops.arange(3, dtype="float64"), lambda t, a: t.flip(a, [1]) *
+             t.arange(3, dtype=t.float64), [randn(2, 3)]),
+    "roll": (lambda a: ops.roll(a, 2, axis=0) * ops.arange(5, dtype="float64"), lambda t, a: t.roll(a, 2, 0) *
+             t.arange(5, dtype=t.float64), [randn(5)]),
+    "repeat": (lambda a: ops.repeat(a, 2, axis=1), lambda t, a: t.repeat_interleave(a, 2, dim=1), [randn(2, 3)]),
+    "tensordot": (lambda a, b: ops.tensordot(a, b, axes=([1, 2], [0, 1])), lambda t, a, b: t.tensordot(
+        a, b, dims=([1, 2], [0, 1])), [randn(2, 3, 4), randn(3, 4, 5)]),
+    "sort": (lambda a: ops.sort(a) * ops.arange(4, dtype="float64"), lambda t, a: t.sort(a, dim=-1).values *
+             t.arange(4, dtype=t.float64), [randn(3, 4)]),
+    "top_k": (lambda a: ops.top_k(a, 2)[0], lambda t, a: t.topk(a, 2).values, [randn(3, 5)]),
+    "norm": (lambda a: ops.norm(a, axis=1), lambda t, a: t.linalg.vector_norm(a, dim=1), [randn(3, 4)]),
+    "log2_log10_rsqrt": (lambda a: ops.log2(a) + ops.log10(a) + ops.rsqrt(a), lambda t, a: t.log2(a) + t.log10(a) +
+                         t.rsqrt(a), [positive(5)]),
     "normalize": (ops.normalize, lambda t, a: t.nn.functional.normalize(a, dim=-1), [randn(3, 4)]),
     "log_sigmoid": (ops.log_sigmoid, lambda t, a: t.nn.functional.logsigmoid(a), [randn(7) * 10]),
     "categorical_ce_logits": (lambda a: ops.categorical_crossentropy(np.eye(4)[[0, 3, 1]], a, from_logits=True),

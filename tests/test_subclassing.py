@@ -337,3 +337,33 @@ def test_old_native_files_still_load(tmp_path):
             target.writestr(item, data)
     x = rng.standard_normal((4, 3)).astype(np.float32)
     np.testing.assert_array_equal(load_model(old).predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_custom_layers_and_nested_models_save_and_load(tmp_path):
+    @saving.register_keras_serializable(package="test_subclassing")
+    class Gate(layers.Layer):
+        """Multiplies its input by a learned sigmoid gate per feature."""
+
+        def build(self, input_shape):
+            self.logits = self.add_weight(shape=(input_shape[-1],), initializer="random_normal", name="logits")
+
+        def call(self, x):
+            return x * ops.sigmoid(self.logits)
+
+    base = Sequential([layers.Input((5,)), layers.Dense(6, activation="relu"), Gate()], name="base")
+    inputs = keras.Input((5,), name="features")
+    outputs = layers.Dense(2, name="head")(layers.concatenate([base(inputs), Gate()(inputs)]))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "mse")
+    x, y = rng.standard_normal((16, 5)).astype(np.float32), rng.standard_normal((16, 2)).astype(np.float32)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "nested.keras")
+    loaded = load_model(tmp_path / "nested.keras")
+    assert [type(layer).__name__ for layer in loaded.layers] == ["InputLayer", "Sequential", "Gate", "Concatenate",
+                                                                "Dense"]
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    outer = Sequential([layers.Input((5,)), base, layers.Dense(1)])
+    outer.save_weights(tmp_path / "outer.weights")
+    twin = Sequential([layers.Input((5,)), Sequential([layers.Dense(6, activation="relu"), Gate()]), layers.Dense(1)])
+    twin.load_weights(tmp_path / "outer.weights")  # nested layers' automatic names differ; order and names match
+    np.testing.assert_array_equal(twin.predict(x, verbose=0), outer.predict(x, verbose=0))

@@ -20,7 +20,7 @@ from .tensor import Tensor
 from .tensor import Function, no_grad, enable_grad, is_grad_enabled
 from .gradcheck import gradcheck, GradcheckError
 from .ops import movement as _M
-from .ops.numpy import concatenate, maximum, minimum, where  # noqa: F401  (tr.maximum, ... as before)
+from .ops import concatenate, maximum, minimum, where  # noqa: F401  (tr.maximum, ... as before)
 
 
 def pad(x, pad_width, value=0.0):

@@ -8,7 +8,7 @@ the randomness), except ``dropout``, whose output is differentiable in its input
 import numpy as np
 
 from . import utils
-from .ops.numpy import convert_to_tensor, multiply
+from .ops import convert_to_tensor, multiply
 from .tensor import Tensor
 
 __all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "dropout", "shuffle"]

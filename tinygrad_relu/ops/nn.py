@@ -12,8 +12,8 @@ import numpy as np
 from ..tensor import Tensor
 from . import activation as _activation
 from .convolution import NO_WORKSPACE, Conv1D, Conv2D, as_tuple, window_geometry
-from .numpy import (clip, convert_to_numpy, convert_to_tensor, log, maximum, mean, multiply, negative, sqrt,
-                    square, sum, var)
+from .core import convert_to_numpy, convert_to_tensor
+from .numpy import clip, log, maximum, mean, multiply, negative, sqrt, square, sum, var
 from .pool import AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D
 
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -39,6 +39,11 @@ globals().update({name: fn for name, fn in ACTIVATIONS.items() if name not in ("
 def log_sigmoid(x):
     """log(sigmoid(x)) = -softplus(-x), computed without overflow."""
     return negative(ACTIVATIONS["softplus"](negative(_tensor(x))))
+
+
+def hard_tanh(x):
+    """clip(x, -1, 1): slope 1 inside, 0 outside."""
+    return clip(_tensor(x), -1.0, 1.0)
 
 
 def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
@@ -215,5 +220,5 @@ def binary_crossentropy(target, output, from_logits=False):
 
 
 __all__ = sorted(set(ACTIVATIONS) - {"linear", "exponential"}) + [
-    "log_sigmoid", "one_hot", "moments", "normalize", "conv", "max_pool", "average_pool",
+    "log_sigmoid", "hard_tanh", "one_hot", "moments", "normalize", "conv", "max_pool", "average_pool",
     "categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy"]
