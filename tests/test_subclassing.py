@@ -367,3 +367,29 @@ def test_custom_layers_and_nested_models_save_and_load(tmp_path):
     twin = Sequential([layers.Input((5,)), Sequential([layers.Dense(6, activation="relu"), Gate()]), layers.Dense(1)])
     twin.load_weights(tmp_path / "outer.weights")  # nested layers' automatic names differ; order and names match
     np.testing.assert_array_equal(twin.predict(x, verbose=0), outer.predict(x, verbose=0))
+
+
+def test_subclassed_models_with_several_outputs_log_keras_names(keras):
+    def build(lib, as_dict):
+        class Heads(lib.Model):
+            def __init__(self):
+                super().__init__()
+                self.a, self.b = lib.layers.Dense(2), lib.layers.Dense(1)
+
+            def call(self, x):
+                return {"p": self.a(x), "q": self.b(x)} if as_dict else [self.a(x), self.b(x)]
+        return Heads()
+
+    x = rng.random((8, 3)).astype(np.float32)
+    targets = [rng.random((8, 2)).astype(np.float32), rng.random((8, 1)).astype(np.float32)]
+    for as_dict, compile_args, y in (
+            (False, dict(loss=["mse", "mae"], metrics=[["mae"], ["mse"]]), targets),
+            (True, dict(loss={"p": "mse", "q": "mae"}, metrics={"q": ["mse"]}), dict(zip("pq", targets)))):
+        names = []
+        for lib in (keras, keras_mod()):
+            model = build(lib, as_dict)
+            model.compile("sgd", **compile_args)
+            names.append(sorted(model.fit(x, y, verbose=0).history))
+        assert names[0] == names[1], names
+    predicted = model.predict(x, verbose=0)
+    assert set(predicted) == {"p", "q"} and predicted["p"].shape == (8, 2)

@@ -53,6 +53,9 @@ class KerasTensor:
     def __len__(self):
         raise TypeError(f"{self!r} is symbolic: len() is undefined; use .shape")
 
+    def __bool__(self):
+        raise TypeError(f"{self!r} is symbolic: it has no truth value (there are no values to test yet)")
+
     def _binary(self, other, kind, symbol):
         if not isinstance(other, KerasTensor):
             raise TypeError(f"KerasTensor {symbol} {type(other).__name__}: arithmetic on symbolic tensors works "

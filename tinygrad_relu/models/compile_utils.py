@@ -67,11 +67,11 @@ def _metric_entries(identifiers, loss, index, prefix, taken):
         key = identifier if isinstance(identifier, str) else getattr(metric, "name", None) or type(metric).__name__
         key = f"{prefix}{key}"
         if key in taken:
-            if prefix:  # Keras numbers a repeated per-output name
-                count = sum(1 for k in taken if k == key or k.startswith(key + "_"))
-                key = f"{key}_{count}"
-            else:
+            if index is None:
                 raise ValueError(f"compile: metric '{key}' is given twice")
+            base, count = key, 1  # Keras numbers a name repeated across outputs: mae, mae_1, ...
+            while key in taken:
+                key, count = f"{base}_{count}", count + 1
         taken.add(key)
         entries.append((key, metric, index))
     return entries
@@ -109,20 +109,23 @@ def resolve(loss, loss_weights, metrics, output_names):
             continue
         if weight is not None and (isinstance(weight, bool) or not isinstance(weight, (int, float))):
             raise ValueError(f"compile: the loss weight of output '{name}' must be a number, received {weight!r}")
-        losses.append(OutputLoss(name, i, losses_module.get(identifier), None if weight is None else float(weight)))
+        loss_fn = losses_module.get(identifier)
+        if name is None:  # a subclassed model's list of outputs: Keras names the loss after itself
+            name = identifier if isinstance(identifier, str) else loss_fn.name
+        losses.append(OutputLoss(name, i, loss_fn, None if weight is None else float(weight)))
     entries, taken = [], set()
     if metrics:
         per_metrics = _per_output(metrics, output_names, "metrics", False)
         for i, (name, identifiers) in enumerate(zip(output_names, per_metrics)):
             loss_fn = next((entry.loss for entry in losses if entry.index == i), None)
-            entries += _metric_entries(_metric_list(identifiers), loss_fn, i, f"{name}_", taken)
+            entries += _metric_entries(_metric_list(identifiers), loss_fn, i, "" if name is None else f"{name}_", taken)
     return CompileSpec(False, losses, entries)
 
 
 def standardize_targets(y, output_names, who):
     """y as a flat list in output order: a list or tuple in order, or a dict by output name."""
     n = len(output_names)
-    if isinstance(y, dict):
+    if isinstance(y, dict) and None not in output_names:
         missing = [name for name in output_names if name not in y]
         unknown = [k for k in y if k not in output_names]
         if unknown or missing:

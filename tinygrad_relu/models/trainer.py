@@ -133,6 +133,7 @@ class Trainer:
                     total = total * self._loss_weight
             predictions = flat[0].data
         else:
+            y = self._target_list(y)
             trackers = dict(self._loss_trackers)
             for entry in spec.losses:
                 value = entry.loss(y[entry.index], flat[entry.index])
@@ -325,11 +326,19 @@ class Trainer:
             loss_tracker.reset()
 
     def _update_metrics(self, y, predictions):
+        if isinstance(y, dict):
+            y = self._target_list(y)
         for _, metric, index in self._metric_entries:
             if index is None:
                 metric.update_state(y, predictions)
             else:
                 metric.update_state(y[index], predictions[index])
+
+    def _target_list(self, y):
+        """Targets as a list in output order (a subclassed model's first fit gets them before its outputs are named)."""
+        if isinstance(y, dict):
+            return compile_utils.standardize_targets(y, self._output_names(), "fit")
+        return y
 
     def _logs(self, tracker):
         logs = {"loss": tracker.result()}
@@ -358,6 +367,10 @@ class Trainer:
         if names is not None and len(names) > 1:
             y = [as_target_array(v, self._dtype(), f"{who}: y[{name!r}]")
                  for v, name in zip(compile_utils.standardize_targets(y, names, who), names)]
+        elif names is None and not self._single_output_known() and (isinstance(y, dict) or (
+                isinstance(y, (list, tuple)) and any(isinstance(v, (np.ndarray, Tensor)) for v in y))):
+            # a subclassed model not yet called: its outputs are named at the first batch
+            y = tree.map_structure(lambda v: as_target_array(v, self._dtype(), f"{who}: y"), y)
         else:
             if isinstance(y, dict) and names is not None and set(y) == set(names):
                 y = y[names[0]]
