@@ -393,3 +393,76 @@ def test_subclassed_models_with_several_outputs_log_keras_names(keras):
         assert names[0] == names[1], names
     predicted = model.predict(x, verbose=0)
     assert set(predicted) == {"p", "q"} and predicted["p"].shape == (8, 2)
+
+
+# ---- the guide's end-to-end example: a variational autoencoder, written with ops and keras.random -----
+class Sampling(layers.Layer):
+    """z = mean + exp(log_var / 2) * epsilon, epsilon ~ N(0, 1): the reparametrization trick."""
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        epsilon = keras.random.normal(shape=ops.shape(z_mean))
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+
+class Encoder(layers.Layer):
+    def __init__(self, latent_dim=2, intermediate_dim=16, name="encoder", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.proj = layers.Dense(intermediate_dim, activation="relu")
+        self.mean, self.log_var = layers.Dense(latent_dim), layers.Dense(latent_dim)
+        self.sampling = Sampling()
+
+    def call(self, inputs):
+        h = self.proj(inputs)
+        z_mean, z_log_var = self.mean(h), self.log_var(h)
+        return z_mean, z_log_var, self.sampling((z_mean, z_log_var))
+
+
+class Decoder(layers.Layer):
+    def __init__(self, original_dim, intermediate_dim=16, name="decoder", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.proj = layers.Dense(intermediate_dim, activation="relu")
+        self.out = layers.Dense(original_dim, activation="sigmoid")
+
+    def call(self, inputs):
+        return self.out(self.proj(inputs))
+
+
+class VariationalAutoEncoder(keras.Model):
+    def __init__(self, original_dim, intermediate_dim=16, latent_dim=2, name="autoencoder", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.encoder = Encoder(latent_dim, intermediate_dim)
+        self.decoder = Decoder(original_dim, intermediate_dim)
+
+    def call(self, inputs):
+        z_mean, z_log_var, z = self.encoder(inputs)
+        self.add_loss(-0.5 * ops.mean(z_log_var - ops.square(z_mean) - ops.exp(z_log_var) + 1))  # KL divergence
+        return self.decoder(z)
+
+
+def test_the_variational_autoencoder_trains_with_its_kl_loss():
+    images = (rng.random((128, 20)) < np.linspace(0.1, 0.9, 20)).astype(np.float32)
+    vae = VariationalAutoEncoder(20)
+    vae.compile(keras.optimizers.Adam(learning_rate=1e-2), loss=keras.losses.MeanSquaredError())
+    history = vae.fit(images, images, epochs=6, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
+    reconstruction = vae.predict(images, verbose=0)
+    assert reconstruction.shape == images.shape and len(vae.losses) == 1  # the KL term of the last call
+    assert [layer.name for layer in vae.layers] == ["encoder", "decoder"] and len(vae.weights) == 10
+
+
+def test_a_custom_dropout_sees_the_training_phase():
+    class CustomDropout(layers.Layer):
+        def __init__(self, rate, **kwargs):
+            super().__init__(**kwargs)
+            self.rate = rate
+
+        def call(self, inputs, training=None):
+            return keras.random.dropout(inputs, rate=self.rate) if training else inputs
+
+    layer = CustomDropout(0.5)
+    x = np.ones((200, 10), np.float32)
+    assert np.array_equal(layer(x).data, x)
+    dropped = layer(x, training=True).data
+    assert 0.3 < (dropped == 0).mean() < 0.7 and set(np.unique(dropped)) == {0.0, 2.0}
+    assert CustomDropout.from_config(layer.get_config()).rate == 0.5  # auto config: plain constructor arguments
