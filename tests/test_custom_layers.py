@@ -388,3 +388,15 @@ def test_frozen_nested_weights_do_not_move_in_fit_and_summary_counts_them(capsys
     out = capsys.readouterr().out
     assert " Trainable params: 3 (12.00 B)" in out  # only the last Dense: 2 weights + 1 bias
     assert " Non-trainable params: 27 (108.00 B)" in out  # 3 + 1 + 15 + 8
+
+
+def test_forgetting_super_init_is_named():
+    class Forgetful(keras.layers.Layer):
+        def __init__(self):
+            self.units = 3
+
+        def call(self, x):
+            return x
+
+    with pytest.raises(RuntimeError, match=r"forgot to call `super\(\).__init__\(\)`"):
+        Forgetful()(np.ones((1, 2)))

@@ -130,6 +130,12 @@ class Layer:
             batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
         self._batch_input_shape = batch_shape
 
+    def __getattr__(self, name):  # only reached when an attribute is missing
+        if "_trainable" not in self.__dict__ and not name.startswith("__"):
+            raise RuntimeError(f"In layer '{type(self).__name__}', you forgot to call `super().__init__()` as the "
+                               "first statement in the `__init__()` method.")
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     # ---- sublayers: tracked when assigned as attributes ---------------------------------------
     def __setattr__(self, name, value):
         if isinstance(value, Layer) or (isinstance(value, (list, tuple, dict)) and value and
