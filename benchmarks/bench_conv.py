@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import tinygrad_relu as tr  # noqa: E402
 from tinygrad_relu import functional as F  # noqa: E402
-from tinygrad_relu.ops.conv import Workspace  # noqa: E402
+from tinygrad_relu.ops.convolution import Workspace  # noqa: E402
 
 
 def conv_case(name, n, spatial, cin, cout, k, padding, x_grad, relu=False):

@@ -51,3 +51,21 @@ def demo_run(tmp_path_factory):
                 cache[seed] = {"out": out, "stdout": result.stdout, "report": json.load(f)}
         return cache[seed]
     return run
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras 3 on its torch backend, imported once per session (skipped where it is not installed).
+
+    Keras reads KERAS_BACKEND at import and changes no state our tests depend on, so it is imported
+    in-process; a session that set another backend skips these tests rather than switch it.
+    """
+    import os
+    backend = os.environ.setdefault("KERAS_BACKEND", "torch")
+    if backend != "torch":
+        pytest.skip(f"KERAS_BACKEND={backend}: the Keras comparisons run on the torch backend")
+    pytest.importorskip("torch")
+    module = pytest.importorskip("keras")
+    if module.backend.backend() != "torch":
+        pytest.skip("keras was imported earlier with another backend")
+    return module

@@ -313,7 +313,7 @@ def test_functional_has_every_activation_of_the_table_with_the_tensor_defaults()
 
 @pytest.mark.parametrize("padding,strides,dilation", [("same", 1, 1), ("valid", 2, 2)])
 def test_multithreaded_kernels_match_the_reference(monkeypatch, padding, strides, dilation):
-    from tinygrad_relu.ops import conv as conv_ops
+    from tinygrad_relu.ops import convolution as conv_ops
     monkeypatch.setattr(conv_ops, "PARALLEL_MIN_WORK", 0)  # force the OpenMP path on small inputs
     rng = np.random.default_rng(9)
     x, kernel = rng.standard_normal((5, 9, 8, 3)), rng.standard_normal((3, 3, 3, 4))
@@ -342,7 +342,7 @@ def _conv_grads(conv, x, kernel, bias, grad, **kwargs):
 @pytest.mark.parametrize("rank,k,padding", [(2, 3, "valid"), (2, 1, "same"), (1, 3, "causal")])
 def test_fused_activation_matches_the_unfused_chain(dtype, activation, rank, k, padding):
     from tinygrad_relu import activations
-    from tinygrad_relu.ops.conv import Workspace
+    from tinygrad_relu.ops.convolution import Workspace
     rng = np.random.default_rng(21)
     conv = F.conv2d if rank == 2 else F.conv1d
     spatial = (7, 6) if rank == 2 else (9,)
@@ -388,7 +388,7 @@ def test_unknown_fused_activation_is_a_value_error():
 
 def test_conv_layer_fuses_builtin_activations_but_not_custom_callables():
     from tinygrad_relu import layers as L
-    from tinygrad_relu.ops.conv import Conv2D as Conv2DOp
+    from tinygrad_relu.ops.convolution import Conv2D as Conv2DOp
     rng = np.random.default_rng(2)
     x = tr.Tensor(rng.standard_normal((2, 6, 6, 3)).astype(np.float32))
     layer = L.Conv2D(4, 3, activation="relu")
@@ -403,7 +403,7 @@ def test_conv_layer_fuses_builtin_activations_but_not_custom_callables():
 
 
 def test_first_layer_input_gradient_is_skipped():
-    from tinygrad_relu.ops import conv as conv_ops
+    from tinygrad_relu.ops import convolution as conv_ops
     x = tr.Tensor(np.ones((2, 5, 5, 1), np.float32))  # a data batch: no gradient wanted
     kernel = tr.Tensor(np.ones((3, 3, 1, 2), np.float32), requires_grad=True)
     y = F.conv2d(x, kernel, activation="relu")
@@ -420,7 +420,7 @@ def test_first_layer_input_gradient_is_skipped():
 
 
 def test_workspace_reuses_one_buffer_per_name_and_never_shares_a_live_one():
-    from tinygrad_relu.ops.conv import Workspace
+    from tinygrad_relu.ops.convolution import Workspace
     ws = Workspace()
     a = ws.take("cols", (4, 3), np.float32)
     b = ws.take("cols", (4, 3), np.float32)  # `a` is still out: a second, distinct buffer
@@ -435,7 +435,7 @@ def test_workspace_reuses_one_buffer_per_name_and_never_shares_a_live_one():
 
 
 def test_two_forwards_before_backward_get_correct_gradients_with_a_shared_workspace():
-    from tinygrad_relu.ops.conv import Workspace
+    from tinygrad_relu.ops.convolution import Workspace
     rng = np.random.default_rng(8)
     ws = Workspace()
     kernel = tr.Tensor(rng.standard_normal((3, 3, 2, 3)), requires_grad=True)
@@ -454,7 +454,7 @@ def test_two_forwards_before_backward_get_correct_gradients_with_a_shared_worksp
 
 
 def test_no_grad_forward_returns_its_buffer_at_once():
-    from tinygrad_relu.ops.conv import Workspace
+    from tinygrad_relu.ops.convolution import Workspace
     ws = Workspace()
     kernel = tr.Tensor(np.ones((3, 3, 1, 2)), requires_grad=True)
     with tr.no_grad():

@@ -29,7 +29,7 @@ import tinygrad_relu as tr
 from tinygrad_relu import functional as F
 from tinygrad_relu._kernels import activations as activation_kernels
 from tinygrad_relu.ops import activation as A
-from tinygrad_relu.ops import conv as conv_ops
+from tinygrad_relu.ops import convolution as conv_ops
 from tinygrad_relu.ops import pool as pool_ops
 
 FLOATS = (np.float32, np.float64)
@@ -624,7 +624,7 @@ def test_global_pools_against_loops(rank, kind, keepdims, shape, dtype, x_layout
     assert_close_bound(xt.grad, want_dx, eps * np.abs(want_dx) + 1e-300, f"global_{kind}_pool{rank}d dx")
 
 
-# ---- conv with a fused activation and a reused workspace (when ops.conv offers them) ------------------
+# ---- conv with a fused activation and a reused workspace (when ops.convolution offers them) ------------------
 # name -> (forward, derivative) with the Keras defaults the fused ops use
 FUSED_ACTIVATIONS = {
     "linear": (lambda z: z, np.ones_like),

@@ -67,8 +67,9 @@ def test_constants_dtype_and_orthogonal():
     assert initializers.get("glorot_uniform")((3, 4), dtype=np.float64).dtype == np.float64
     q = initializers.Orthogonal(seed=1)((6, 4))
     np.testing.assert_allclose(q.T @ q, np.eye(4), atol=1e-5)
+    assert initializers.Zeros()((2,), dtype="int32").dtype == np.int32  # counters, as Keras allows
     with pytest.raises(ValueError, match="floating point"):
-        initializers.Zeros()((2,), dtype="int32")
+        initializers.GlorotUniform()((2, 2), dtype="int32")
 
 
 def test_seeded_initializer_repeats_and_global_seed_repeats():

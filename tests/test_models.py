@@ -259,10 +259,10 @@ def test_inputs_of_any_numeric_kind_are_converted_once(monkeypatch):
     assert model.evaluate(x64_strided, labels, verbose=0) == pytest.approx(reference, rel=1e-6)
     assert model.evaluate(x.tolist(), labels.tolist(), verbose=0) == pytest.approx(reference, rel=1e-6)
     # one conversion per call, however many batches
-    from tinygrad_relu.models import trainer
+    from tinygrad_relu.models import sequential
     calls = []
-    original = trainer.as_float_array
-    monkeypatch.setattr(trainer, "as_float_array", lambda *a: calls.append(1) or original(*a))
+    original = sequential.as_float_array
+    monkeypatch.setattr(sequential, "as_float_array", lambda *a: calls.append(1) or original(*a))
     model.fit(x64_strided, labels, batch_size=8, epochs=2, verbose=0)
     assert len(calls) == 1
     ints = np.random.default_rng(0).integers(0, 3, size=(64, 8))

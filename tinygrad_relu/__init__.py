@@ -19,29 +19,8 @@ import numpy as np  # noqa: E402
 from .tensor import Tensor
 from .tensor import Function, no_grad, enable_grad, is_grad_enabled
 from .gradcheck import gradcheck, GradcheckError
-from .ops import elementwise as _E, movement as _M
-
-
-def maximum(a, b):
-    """Elementwise maximum; the gradient goes to the larger input (split on ties)."""
-    return _E.Maximum.apply(a, b)
-
-
-def minimum(a, b):
-    """Elementwise minimum; the gradient goes to the smaller input (split on ties)."""
-    return _E.Minimum.apply(a, b)
-
-
-def where(condition, a, b):
-    """Pick from a where condition holds, from b elsewhere; condition gets no gradient."""
-    import numpy as np
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    return _E.Where.apply(Tensor(cond.astype(bool)), a, b)
-
-
-def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis."""
-    return _M.Concatenate.apply(*tensors, axis=axis)
+from .ops import movement as _M
+from .ops import concatenate, maximum, minimum, where  # noqa: F401  (tr.maximum, ... as before)
 
 
 def pad(x, pad_width, value=0.0):
@@ -86,12 +65,13 @@ from . import debug  # noqa: E402
 # `tr.layers.Dense`, `tr.models.Sequential`, ... work without importing each one.
 _SUBMODULES = ("activations", "functional", "layers", "models", "optimizers", "losses", "metrics",
                "callbacks", "initializers", "regularizers", "utils", "datasets", "diagnostics",
-               "graphviz", "plot", "saving")
+               "graphviz", "plot", "saving", "random")
 
 
 # Keras 3 scripts write keras.Sequential, keras.Input, keras.layers.Dense, ...: with
 # `import tinygrad_relu as keras` those resolve too.
-_TOP_LEVEL = {"Sequential": "models", "load_model": "models", "Input": "layers"}
+_TOP_LEVEL = {"Sequential": "models", "Model": "models", "load_model": "models", "Input": "layers",
+              "Layer": "layers", "KerasTensor": "layers"}
 
 
 def __getattr__(name):

@@ -9,11 +9,15 @@ The model classes register here when they are defined, so that reading a model f
 """
 import re
 
+from . import _state
+
 _MODEL_CLASSES = {}
 
 
 def register_model_class(cls):
-    _MODEL_CLASSES[cls.__name__] = cls
+    """Record one of the library's model classes; a user's Model subclass is found as a custom object instead."""
+    if cls.__module__.split(".")[0] == "tinygrad_relu":
+        _MODEL_CLASSES[cls.__name__] = cls
     return cls
 
 
@@ -50,15 +54,20 @@ class Configurable:
 
 
 def serialize(obj):
-    """{'class_name': ..., 'config': ...}, Keras' serialized form (None stays None, as in Keras)."""
+    """{'class_name': ..., 'config': ...}, Keras' serialized form (None stays None, as in Keras); a registered
+    custom class adds its 'registered_name' ('package>Name')."""
     if obj is None:
         return None
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    out = {"class_name": type(obj).__name__, "config": obj.get_config()}
+    if type(obj) in CUSTOM_NAMES:
+        out["registered_name"] = CUSTOM_NAMES[type(obj)]
+    return out
 
 
 def find_class(name, classes, aliases):
-    """The class a Keras name ('he_normal', 'HE_NORMAL') or class name ('HeNormal') stands for, or None."""
-    return aliases.get(name) or classes.get(name) or aliases.get(name.lower())
+    """The class a Keras name ('he_normal', 'HE_NORMAL') or class name ('HeNormal') stands for, or None;
+    then the custom objects (registered, or in a custom_object_scope)."""
+    return aliases.get(name) or classes.get(name) or aliases.get(name.lower()) or custom_object([name])
 
 
 def unknown_name(name, known, kind, kinds):
@@ -84,5 +93,38 @@ def from_serialized(config, classes, aliases, unknown, ignore_case=False):
     if cls is None and ignore_case:
         cls = aliases.get(str(name).lower())
     if cls is None:
+        cls = custom_object([config.get("registered_name"), name])
+    if cls is None:
         raise ValueError(unknown.format(name=name, known=", ".join(sorted(classes))))
     return cls.from_config(dict(config.get("config") or {}))
+
+
+# ---- custom objects: user classes and functions a saved config may name ----------------------------
+# register_keras_serializable fills these (process-wide, as classes are defined once per process);
+# custom_object_scope adds a per-thread layer on top (tinygrad_relu._state).
+CUSTOM_OBJECTS = {}   # registered name ('package>Name') -> class or function
+CUSTOM_NAMES = {}     # class or function -> registered name
+
+
+def registered_name(obj):
+    """The name ``obj`` (a class or function) was registered under, else its own __name__."""
+    return CUSTOM_NAMES.get(obj, getattr(obj, "__name__", None))
+
+
+def custom_object(names, custom_objects=None):
+    """The first of ``names`` (registered name, class name, ...) found in this thread's custom_object_scope,
+    the registered objects or ``custom_objects``; None when none is. Looked up, never imported."""
+    tables = [_state.local.custom_objects_scope, CUSTOM_OBJECTS, custom_objects or {}]
+    for name in names:
+        if not isinstance(name, str):
+            continue
+        for table in tables:
+            if name in table:
+                return table[name]
+    for name in names:  # a bare name matches a registered 'package>name'
+        if isinstance(name, str) and ">" not in name:
+            for table in tables:
+                for key, obj in table.items():
+                    if key.endswith(">" + name):
+                        return obj
+    return None

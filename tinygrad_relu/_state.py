@@ -10,6 +10,7 @@ The automatic layer names (dense, dense_1, ...) are the one process-wide state, 
 names stay unique across them.
 """
 import collections
+import itertools
 import threading
 
 
@@ -18,8 +19,13 @@ class _ThreadState(threading.local):
     anomaly_hook = None      # debug.detect_anomaly(): a callable (op, stage, array) -> None
     skip_initializers = False  # layers built now get lazy zeros (their values are about to be loaded)
 
+    call_depth = 0           # layer calls running (0: the next call is a top-level one)
+    call_training = None     # the training value of the running call, which nested calls inherit
+    inferring_shapes = False  # a layer runs on zeros to learn its output shape: add_loss records nothing
+
     def __init__(self):
         self.layer_stack = []  # names of the layers whose call is running, innermost last
+        self.custom_objects_scope = {}  # saving.custom_object_scope's objects, in this thread
 
 
 local = _ThreadState()
@@ -40,3 +46,15 @@ def reset_names():
     """Forget the counters, so the next Dense is called "dense" again (Keras' clear_session)."""
     with _name_lock:
         _name_counts.clear()
+
+
+# Bumped whenever a layer gains a weight or a sublayer, is built, or changes trainable: a model
+# caches what it derives from its layers (the trainable weights, which layers may add losses)
+# until the number moves. itertools.count's next() is atomic, so no two bumps share a number.
+_generations = itertools.count(1)
+generation = 0
+
+
+def structure_changed():
+    global generation
+    generation = next(_generations)

@@ -33,6 +33,14 @@ def compute_fans(shape):
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
+def _numeric_dtype(dtype, who):
+    """Constant initializers make integer and boolean weights too (counters, step numbers), as Keras'."""
+    dt = np.dtype(dtype)
+    if dt.kind not in "fiub":
+        raise ValueError(f"{who}: can only make numeric weights, received dtype {dt}")
+    return dt
+
+
 def _float_dtype(dtype, who):
     dt = np.dtype(dtype)
     if dt.kind != "f":
@@ -106,14 +114,14 @@ class Zeros(Initializer):
     """All zeros."""
 
     def __call__(self, shape, dtype="float32"):
-        return np.zeros(_check_shape(shape, "Zeros"), dtype=_float_dtype(dtype, "Zeros"))
+        return np.zeros(_check_shape(shape, "Zeros"), dtype=_numeric_dtype(dtype, "Zeros"))
 
 
 class Ones(Initializer):
     """All ones."""
 
     def __call__(self, shape, dtype="float32"):
-        return np.ones(_check_shape(shape, "Ones"), dtype=_float_dtype(dtype, "Ones"))
+        return np.ones(_check_shape(shape, "Ones"), dtype=_numeric_dtype(dtype, "Ones"))
 
 
 class Constant(Initializer):
@@ -123,7 +131,7 @@ class Constant(Initializer):
         self.value = float(value)
 
     def __call__(self, shape, dtype="float32"):
-        return np.full(_check_shape(shape, "Constant"), self.value, dtype=_float_dtype(dtype, "Constant"))
+        return np.full(_check_shape(shape, "Constant"), self.value, dtype=_numeric_dtype(dtype, "Constant"))
 
     def get_config(self):
         return {"value": self.value}
@@ -187,9 +195,12 @@ class VarianceScaling(_RandomInitializer):
     _modes = ("fan_in", "fan_out", "fan_avg")
     _distributions = ("truncated_normal", "untruncated_normal", "uniform")
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
         name = type(self).__name__
+        if input_axes is not None or output_axes is not None:  # Keras >= 3.12 writes them (None) into configs
+            raise NotImplementedError(f"{name}: input_axes and output_axes are not supported")
         if scale <= 0:
             raise ValueError(f"{name}: scale must be positive, received scale={scale}")
         if mode not in self._modes:
@@ -223,9 +234,10 @@ class VarianceScaling(_RandomInitializer):
 class _NamedVarianceScaling(VarianceScaling):
     _preset = None  # (scale, mode, distribution)
 
-    def __init__(self, seed=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
         scale, mode, distribution = self._preset
-        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed, input_axes=input_axes,
+                         output_axes=output_axes)
 
     def get_config(self):
         return {"seed": self.seed}

@@ -15,8 +15,10 @@ last unit) otherwise give a silent wrong answer or an obscure broadcasting error
 import numpy as np
 
 from ._kernels import losses as _kernels
-from ._registry import Configurable, cannot_interpret, check_serialized, find_class, from_serialized, unknown_name
+from ._registry import (Configurable, cannot_interpret, check_serialized, custom_object, find_class, from_serialized,
+                        registered_name, snake_case, unknown_name)
 from ._registry import serialize  # noqa: F401  (public: losses.serialize)
+from .ops.elementwise import Cast
 from .tensor import Function
 from .tensor import Tensor
 
@@ -287,24 +289,36 @@ def huber(y_true, y_pred, delta=1.0):
 
 
 # ---- Loss objects ----------------------------------------------------------------------------
-_REDUCTIONS = ("sum_over_batch_size", "sum", "none", None)
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
 class Loss(Configurable):
-    """Base: ``loss(y_true, y_pred, sample_weight=None) -> scalar Tensor`` reduced as Keras does."""
+    """Base of every loss, Keras' contract: a subclass defines ``call(y_true, y_pred)`` returning the
+    per-sample losses (a Tensor, e.g. written with ``tinygrad_relu.ops``); ``loss(y_true, y_pred,
+    sample_weight=None)`` weights and reduces them: "sum_over_batch_size" (or "mean") averages every
+    value, "sum" adds them, "mean_with_sample_weight" divides the weighted sum by the weights' sum,
+    "none" (or None) keeps them."""
 
-    def __init__(self, name=None, reduction="sum_over_batch_size"):
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         if reduction not in _REDUCTIONS:
             raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, received {reduction!r}")
-        self.name = name
+        self.name = name if name is not None else snake_case(type(self).__name__)
         self.reduction = reduction
+        self.dtype = None if dtype is None else np.dtype(dtype).name
 
     def call(self, y_true, y_pred):  # pragma: no cover - abstract
         """The per-sample losses."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred)")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        y_pred = _predictions(y_pred, self.name)
+        if self.dtype is not None and y_pred.dtype != self.dtype:
+            y_pred = Cast.apply(y_pred, dtype=np.dtype(self.dtype))
+        if type(self).call.__module__ != __name__:  # a user's call gets Tensors, as Keras gives it
+            y_true = _label_tensor(y_true, y_pred.dtype)
         values = self.call(y_true, y_pred)
+        if not isinstance(values, Tensor):
+            values = Tensor(np.asarray(values, dtype=y_pred.dtype))
         if sample_weight is not None:
             weights = np.asarray(getattr(sample_weight, "data", sample_weight), dtype=values.dtype)
             if weights.shape != values.shape:
@@ -315,14 +329,24 @@ class Loss(Configurable):
                     raise ValueError(f"{self.name}: sample_weight of shape {np.shape(sample_weight)} does not match "
                                      f"the per-sample losses of shape {values.shape}") from None
             values = values * weights
-        if self.reduction == "sum_over_batch_size":
-            return values.mean()
+        if self.reduction in ("none", None) or values.ndim == 0:
+            return values
         if self.reduction == "sum":
             return values.sum()
-        return values
+        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            total = float(np.sum(weights))
+            return values.sum() / total if total else values.sum() * 0.0
+        return values.mean()
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
+
+
+def _label_tensor(y_true, dtype):
+    if isinstance(y_true, Tensor):
+        return y_true
+    labels = _labels(y_true)
+    return Tensor._make(labels.astype(dtype) if labels.dtype != dtype else labels, False, None)
 
 
 class CategoricalCrossentropy(Loss):
@@ -423,23 +447,40 @@ class Huber(Loss):
 
 
 class LossFunctionWrapper(Loss):
-    """A user's function ``fn(y_true, y_pred) -> Tensor`` of per-sample (or already reduced) losses."""
+    """A function ``fn(y_true, y_pred, **kwargs) -> Tensor`` of per-sample (or already reduced) losses as a Loss.
 
-    def __init__(self, fn, reduction="sum_over_batch_size", name=None):
-        super().__init__(name or getattr(fn, "__name__", "loss"), reduction)
+    ``fn`` receives Tensors (the labels as a constant of the predictions' dtype)."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(name or getattr(fn, "__name__", "loss"), reduction, dtype)
         self.fn = fn
+        self._fn_kwargs = kwargs
 
     def call(self, y_true, y_pred):
         y_pred = _predictions(y_pred, self.name)
-        values = self.fn(_labels(y_true).astype(y_pred.dtype, copy=False), y_pred)
+        values = self.fn(_label_tensor(y_true, y_pred.dtype), y_pred, **self._fn_kwargs)
         if not isinstance(values, Tensor):
             raise TypeError(f"loss function {self.name!r} must return a Tensor, returned {type(values).__name__}")
         return values
 
+    def get_config(self):
+        return {**super().get_config(), "fn": registered_name(self.fn), **self._fn_kwargs}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        name = config.pop("fn", None)
+        fn = globals().get(name) if name in _FUNCTIONS else custom_object([name])
+        if not callable(fn):
+            raise ValueError(f"LossFunctionWrapper: unknown loss function {name!r}; register it with "
+                             "register_keras_serializable or pass it in custom_objects")
+        return cls(fn, **config)
+
 
 # ---- lookup ----------------------------------------------------------------------------------
 _CLASSES = {cls.__name__: cls for cls in (CategoricalCrossentropy, SparseCategoricalCrossentropy,
-                                          BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError, Huber)}
+                                          BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError, Huber,
+                                          LossFunctionWrapper)}
 _NAMES = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
@@ -452,6 +493,8 @@ _NAMES = {
 # Keras' short aliases for the functional forms.
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+_FUNCTIONS = ("categorical_crossentropy", "sparse_categorical_crossentropy", "binary_crossentropy",
+              "mean_squared_error", "mean_absolute_error", "huber", "mse", "mae")
 
 
 def deserialize(config):
@@ -468,9 +511,11 @@ def get(identifier):
         return deserialize(identifier)
     if isinstance(identifier, str):
         cls = find_class(identifier, _CLASSES, _NAMES)
-        if cls is None:
-            raise unknown_name(identifier, _NAMES, "loss", "losses")
-        return cls()
+        if isinstance(cls, type) and issubclass(cls, Loss):
+            return cls()
+        if callable(cls):  # a registered loss function
+            return LossFunctionWrapper(cls, name=identifier.split(">")[-1])
+        raise unknown_name(identifier, _NAMES, "loss", "losses")
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if callable(identifier):

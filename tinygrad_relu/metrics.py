@@ -13,7 +13,9 @@ is the key History reports.
 """
 import numpy as np
 
-from ._registry import Configurable, cannot_interpret, snake_case, unknown_name
+from . import initializers
+from ._registry import Configurable, cannot_interpret, custom_object, from_serialized, snake_case, unknown_name
+from .tensor import Tensor
 
 
 def _as_array(x):
@@ -80,21 +82,68 @@ def mean_absolute_error(y_true, y_pred):
 
 # ---- Metric objects ------------------------------------------------------------------------------
 class Metric(Configurable):
-    """Base: a weighted running mean of per-sample values."""
+    """Base of every metric, Keras' contract: state in variables made with ``add_variable``,
+    ``update_state(y_true, y_pred, sample_weight=None)`` adds a batch, ``result()`` reads the state,
+    ``reset_state()`` zeroes it. Variables are numpy-backed Tensors, updated in place (``assign``,
+    ``assign_add``); ``metric(y_true, y_pred)`` updates and returns the result.
+    """
 
-    def __init__(self, name=None):
-        self.name = name
-        self.reset_state()
+    def __init__(self, name=None, dtype=None):
+        self.name = name if name is not None else snake_case(type(self).__name__)
+        self.dtype = np.dtype(dtype or "float32").name
+        self._variables = []
+
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        """A state variable: a Tensor of ``shape`` set by ``initializer`` (a name or callable), no gradient."""
+        shape = () if shape is None else tuple(int(d) for d in shape)
+        dtype = np.dtype(dtype or self.dtype)
+        values = initializers.get(initializer)(shape, dtype=dtype.name)
+        variable = Tensor._make(np.array(values, dtype=dtype).reshape(shape), False, None)
+        self._variables.append(variable)
+        return variable
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        return self.add_variable(shape, initializer or "zeros", dtype=dtype, name=name)
+
+    @property
+    def variables(self):
+        return list(self._variables)
 
     def reset_state(self):
-        self.total = 0.0
-        self.count = 0.0
+        """Zero every state variable (Keras' default)."""
+        for variable in self._variables:
+            variable.data[...] = 0
+
+    def update_state(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define update_state(y_true, y_pred, sample_weight=None)")
+
+    def result(self):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define result()")
+
+    def __call__(self, *args, **kwargs):
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"
+
+
+class _Averaging(Metric):
+    """A weighted running mean of per-sample values: ``total`` and ``count`` variables (float64)."""
+
+    def __init__(self, name=None, dtype=None):
+        super().__init__(name, dtype)
+        self.total = self.add_variable((), "zeros", dtype="float64", name="total")
+        self.count = self.add_variable((), "zeros", dtype="float64", name="count")
 
     def _accumulate(self, values, sample_weight=None):
         values = np.asarray(values, dtype=np.float64)
         if sample_weight is None:
-            self.total += float(values.sum())
-            self.count += float(values.size)
+            self.total.data[...] += float(values.sum())
+            self.count.data[...] += float(values.size)
             return
         weights = np.asarray(_as_array(sample_weight), dtype=np.float64)
         try:
@@ -103,42 +152,40 @@ class Metric(Configurable):
         except ValueError:
             raise ValueError(f"{self.name}: sample_weight of shape {weights.shape} does not match the "
                              f"per-sample values of shape {values.shape}") from None
-        self.total += float((values * weights).sum())
-        self.count += float(weights.sum())
+        self.total.data[...] += float((values * weights).sum())
+        self.count.data[...] += float(weights.sum())
 
     def result(self):
-        return self.total / self.count if self.count else 0.0
-
-    def get_config(self):
-        return {"name": self.name}
+        count = float(self.count.data)
+        return float(self.total.data) / count if count else 0.0
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} result={self.result():.4g}>"
 
 
-class Mean(Metric):
+class Mean(_Averaging):
     """The weighted mean of the values given: ``update_state(values, sample_weight=None)``.
 
     The training loop tracks the loss with it, weighting each batch's mean loss by the batch size.
     """
 
-    def __init__(self, name="mean"):
-        super().__init__(name)
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name, dtype)
 
     def update_state(self, values, sample_weight=None):
         self._accumulate(_as_array(values), sample_weight)
 
 
-class MeanMetricWrapper(Metric):
+class MeanMetricWrapper(_Averaging):
     """Streams the mean of ``fn(y_true, y_pred)`` over all samples seen."""
 
-    def __init__(self, fn, name=None, **fn_kwargs):
+    def __init__(self, fn, name=None, dtype=None, **fn_kwargs):
         if not callable(fn):
             raise TypeError(f"MeanMetricWrapper{f' {name!r}' if name else ''}: `fn` must be a function "
                             f"fn(y_true, y_pred), received {fn!r} of type {type(fn).__name__}")
         self.fn, self._fn_kwargs = fn, fn_kwargs
         # Keras' fallback for an unnamed metric is its class name in snake case
-        super().__init__(name or getattr(fn, "__name__", None) or "mean_metric_wrapper")
+        super().__init__(name or getattr(fn, "__name__", None) or "mean_metric_wrapper", dtype)
 
     @classmethod
     def from_config(cls, config):
@@ -149,48 +196,48 @@ class MeanMetricWrapper(Metric):
         return cls(**config)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        self._accumulate(self.fn(_as_array(y_true), _as_array(y_pred), **self._fn_kwargs), sample_weight)
+        self._accumulate(_as_array(self.fn(_as_array(y_true), _as_array(y_pred), **self._fn_kwargs)), sample_weight)
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
     direction = "up"
 
-    def __init__(self, name="categorical_accuracy"):
-        super().__init__(categorical_accuracy, name)
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name, dtype)
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     direction = "up"
 
-    def __init__(self, name="sparse_categorical_accuracy"):
-        super().__init__(sparse_categorical_accuracy, name)
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name, dtype)
 
 
 class BinaryAccuracy(MeanMetricWrapper):
     direction = "up"
 
-    def __init__(self, name="binary_accuracy", threshold=0.5):
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         if not 0 < threshold < 1:
             raise ValueError(f"BinaryAccuracy: threshold must be in (0, 1), received threshold={threshold}")
         self.threshold = float(threshold)
-        super().__init__(binary_accuracy, name, threshold=self.threshold)
+        super().__init__(binary_accuracy, name, dtype, threshold=self.threshold)
 
     def get_config(self):
-        return {"name": self.name, "threshold": self.threshold}
+        return {**super().get_config(), "threshold": self.threshold}
 
 
 class MeanSquaredError(MeanMetricWrapper):
     direction = "down"
 
-    def __init__(self, name="mean_squared_error"):
-        super().__init__(mean_squared_error, name)
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, name, dtype)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
     direction = "down"
 
-    def __init__(self, name="mean_absolute_error"):
-        super().__init__(mean_absolute_error, name)
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, name, dtype)
 
 
 def _accuracy_kind(y_true, y_pred):
@@ -216,29 +263,33 @@ class Accuracy(MeanMetricWrapper):
     """
     direction = "up"
 
-    def __init__(self, name="accuracy"):
-        super().__init__(accuracy, name)
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name, dtype)
 
 
 class AutoAccuracy(Metric):
     """metrics=['accuracy']: becomes binary, sparse categorical or categorical accuracy at the first batch."""
     direction = "up"
 
-    def __init__(self, name="accuracy"):
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(name, dtype)
         self.resolved = None
-        super().__init__(name)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred = _as_array(y_true), _as_array(y_pred)
         if self.resolved is None:
             if y_pred.ndim == 0:
                 raise ValueError(f"{self.name}: predictions need at least one axis, received a scalar")
-            self.resolved = _accuracy_kind(y_true, y_pred)(name=self.name)
+            self.resolved = _accuracy_kind(y_true, y_pred)(name=self.name, dtype=self.dtype)
         self.resolved.update_state(y_true, y_pred, sample_weight)
 
     def reset_state(self):
-        if getattr(self, "resolved", None) is not None:
+        if self.resolved is not None:
             self.resolved.reset_state()
+
+    @property
+    def variables(self):
+        return [] if self.resolved is None else self.resolved.variables
 
     def result(self):
         return self.resolved.result() if self.resolved is not None else 0.0
@@ -272,16 +323,30 @@ def get(identifier, loss=None):
         cls = _NAMES.get(identifier) or _NAMES.get(identifier.lower())
         if cls is not None:
             return cls(name=identifier)
-        cls = _CLASSES.get(identifier)
-        if cls is not None:
+        cls = _CLASSES.get(identifier) or custom_object([identifier])
+        if isinstance(cls, type) and issubclass(cls, Metric):
             return cls()
+        if callable(cls):  # a registered metric function
+            return MeanMetricWrapper(cls, name=identifier)
         raise unknown_name(identifier, ["accuracy", "acc", *_NAMES], "metric", "metrics")
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if callable(identifier):  # Keras' name for it: a function's name, else its class's in snake case
         return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None)
                                  or snake_case(type(identifier).__name__))
     raise cannot_interpret("metrics.get", identifier, "a metric")
+
+
+def deserialize(config):
+    """The metric a {'class_name', 'config'} dict describes (built-in, registered or in a custom_object_scope)."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"metrics.deserialize: expected a dict with 'class_name' and 'config', received {config!r}")
+    metric = from_serialized(config, _CLASSES, _NAMES, "Unknown metric class {name!r}. Known: {known}")
+    if not isinstance(metric, Metric):
+        raise TypeError(f"metrics.deserialize: {config.get('class_name')!r} is not a Metric class")
+    return metric
 
 
 mse = MSE = mean_squared_error

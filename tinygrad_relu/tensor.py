@@ -436,6 +436,32 @@ class Tensor:
     def pad(self, pad_width, value=0.0):
         return M.Pad.apply(self, pad_width=pad_width, value=value)
 
+    # ---- Keras Variable's in-place updates (state such as counters and moving averages) ----
+    def assign(self, value):
+        """Overwrite the values in place, as Keras' ``Variable.assign``; no graph is recorded."""
+        return self._update_in_place("assign", value, None)
+
+    def assign_add(self, value):
+        """self += value, in place (Keras' ``Variable.assign_add``)."""
+        return self._update_in_place("assign_add", value, np.add)
+
+    def assign_sub(self, value):
+        """self -= value, in place (Keras' ``Variable.assign_sub``)."""
+        return self._update_in_place("assign_sub", value, np.subtract)
+
+    def _update_in_place(self, who, value, ufunc):
+        value = np.asarray(_raw(value))
+        if value.shape != self.shape and value.size != 1:
+            raise ValueError(f"{who}: the value has shape {value.shape} but the variable has shape {self.shape}")
+        if value.shape != self.shape:
+            value = value.reshape(())
+        if ufunc is None:
+            self.data[...] = value
+        else:
+            ufunc(self.data, value, out=self.data, casting="unsafe")
+        return self
+
+
 def _replaced_data_error(ctx, shape, grad_shape):
     op = type(ctx).__name__
     return RuntimeError(

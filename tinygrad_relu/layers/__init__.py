@@ -6,6 +6,9 @@ from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooli
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
 from .activation import ReLU, LeakyReLU, PReLU, ELU, Softmax
 from .normalization import BatchNormalization
+from .merging import (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
+                      add, subtract, multiply, average, maximum, minimum, concatenate, dot)
+from .symbolic import KerasTensor
 
 # Keras' short aliases
 MaxPool1D, MaxPool2D = MaxPooling1D, MaxPooling2D
@@ -14,12 +17,13 @@ GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 Convolution1D, Convolution2D = Conv1D, Conv2D
 
-# The classes a saved model may name: loading looks names up here and nowhere else.
+# The built-in classes a saved model may name (custom ones are registered or passed as custom_objects).
 LAYER_CLASSES = {cls.__name__: cls for cls in (
     InputLayer, Dense, Flatten, Reshape, Dropout, Activation, Conv1D, Conv2D,
     MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
     GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
-    ReLU, LeakyReLU, PReLU, ELU, Softmax, BatchNormalization)}
+    ReLU, LeakyReLU, PReLU, ELU, Softmax, BatchNormalization,
+    Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)}
 
 
 def get(name):
@@ -30,4 +34,5 @@ def get(name):
         raise ValueError(f"Unknown layer class {name!r}; known layers: {', '.join(sorted(LAYER_CLASSES))}") from None
 
 
-__all__ = ["Layer", "reset_uids", "get", "LAYER_CLASSES"] + sorted(LAYER_CLASSES) + ["Input"]
+__all__ = ["Layer", "reset_uids", "get", "LAYER_CLASSES", "Input", "KerasTensor",
+           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"] + sorted(LAYER_CLASSES)

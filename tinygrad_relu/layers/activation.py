@@ -3,7 +3,7 @@ import math
 import numbers
 
 from .. import activations, initializers, regularizers
-from .base import Layer
+from .base import Layer, keeps_shape
 
 
 def _number(value, arg_name, layer, minimum=None, allow_none=False):
@@ -21,6 +21,9 @@ def _number(value, arg_name, layer, minimum=None, allow_none=False):
 class ReLU(Layer):
     """max(x, 0) with Keras' options: f(x) = max_value if x >= max_value, x if threshold <= x,
     negative_slope * (x - threshold) otherwise."""
+    _fast_call = True
+    compute_output_shape = keeps_shape
+
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -41,6 +44,9 @@ class ReLU(Layer):
 
 class LeakyReLU(Layer):
     """x if x > 0 else negative_slope * x (Keras 3 default slope 0.3)."""
+    _fast_call = True
+    compute_output_shape = keeps_shape
+
 
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:  # the Keras 2 name of the same argument
@@ -59,6 +65,9 @@ class LeakyReLU(Layer):
 
 class PReLU(Layer):
     """x if x > 0 else alpha * x, with a learned alpha per input position (shared along shared_axes)."""
+    _fast_call = True
+    compute_output_shape = keeps_shape
+
 
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
                  **kwargs):
@@ -93,7 +102,8 @@ class PReLU(Layer):
         if any(d is None for d in shape):
             raise ValueError(f"PReLU '{self.name}': every non-shared axis must be known, received input shape "
                              f"{tuple(input_shape)}")
-        self.alpha = self.add_weight("alpha", tuple(shape), self.alpha_initializer, self.alpha_regularizer)
+        self.alpha = self.add_weight(shape=tuple(shape), initializer=self.alpha_initializer,
+                                     regularizer=self.alpha_regularizer, name="alpha")
 
     def call(self, x, training=False):
         # Keras' formula: relu(x) - alpha * relu(-x)
@@ -109,6 +119,9 @@ class PReLU(Layer):
 
 class ELU(Layer):
     """x if x > 0 else alpha * (exp(x) - 1)."""
+    _fast_call = True
+    compute_output_shape = keeps_shape
+
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -125,6 +138,9 @@ class ELU(Layer):
 
 class Softmax(Layer):
     """exp(x) / sum(exp(x)) along `axis`."""
+    _fast_call = True
+    compute_output_shape = keeps_shape
+
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)

@@ -1,7 +1,8 @@
 """Convolution layers, channels_last as Keras: Conv1D (N, L, C) and Conv2D (N, H, W, C)."""
 from .. import activations, functional as F, initializers, regularizers
-from ..ops import conv as conv_ops
-from .base import Layer, normalize_tuple, positive_int, shape_str
+from ..ops import convolution as conv_ops
+from .base import Layer
+from .checks import normalize_tuple, positive_int, shape_str
 
 
 def conv_output_length(length, kernel, stride, dilation, padding):
@@ -16,6 +17,7 @@ def conv_output_length(length, kernel, stride, dilation, padding):
 
 class _Conv(Layer):
     rank = None  # 1 or 2
+    _fast_call = True
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -66,10 +68,12 @@ class _Conv(Layer):
         if channels is None:
             raise ValueError(f"{type(self).__name__} '{self.name}': the channel axis (last) of the input must be "
                              f"known, received input shape {shape_str(input_shape)}")
-        self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.filters),
-                                      self.kernel_initializer, self.kernel_regularizer)
+        self.kernel = self.add_weight(shape=self.kernel_size + (channels, self.filters),
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      name="kernel")
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+            self.bias = self.add_weight(shape=(self.filters,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, name="bias")
 
     def compute_output_shape(self, input_shape):
         spatial = tuple(conv_output_length(n, k, s, d, self.padding) for n, k, s, d in

@@ -7,16 +7,23 @@ from .. import activations, functional as F, initializers, regularizers, utils
 from ..ops import dense as dense_op
 from ..tensor import Tensor
 from .._state import unique_name
-from .base import Layer, positive_int, shape_str
+from .base import Layer, keeps_shape
+from .symbolic import KerasTensor, Node
+from .checks import positive_int, shape_str
 
 
 class InputLayer(Layer):
-    """Declares the model's input shape; holds no weights and is not listed in model.layers."""
+    """A model's input: holds no weights, and its ``output`` is the symbolic tensor ``Input()`` returns.
+
+    Not listed in a Sequential model's layers; a Functional model lists it first, as Keras does.
+    """
+    _fast_call = True
+    compute_output_shape = keeps_shape
 
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
-        kwargs.pop("sparse", None)
-        kwargs.pop("ragged", None)
-        kwargs.pop("optional", None)  # Keras >= 3.9 writes it into InputLayer configs
+        for key in ("sparse", "ragged", "optional"):  # Keras writes these into InputLayer configs
+            if kwargs.pop(key, False):
+                raise NotImplementedError(f"Input: {key}=True is not supported")
         if shape is None and batch_shape is None:
             raise ValueError("Input: give `shape` (without the batch axis), e.g. Input(shape=(28, 28, 1))")
         if shape is not None and batch_shape is not None:
@@ -32,6 +39,9 @@ class InputLayer(Layer):
         self._batch_input_shape = batch_shape
         self.batch_shape = batch_shape
         self.shape = batch_shape  # as Keras' KerasTensor.shape: batch axis included
+        self.output = KerasTensor(batch_shape, self.dtype, name=self.name)
+        Node(self, (), {}, self.output)
+        self.built = True
 
     def get_config(self):
         return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "name": self.name}
@@ -40,13 +50,17 @@ class InputLayer(Layer):
         return x
 
 
-def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None):
-    """Keras' Input(shape=...): place it first in Sequential([...]) to fix the input shape."""
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name)
+def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, **kwargs):
+    """Keras' Input(shape=...): a symbolic tensor to call layers on (the Functional API), or to put first in
+    Sequential([...]) to fix the input shape."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name,
+                      **kwargs).output
 
 
 class Dense(Layer):
     """y = activation(x @ kernel + bias), kernel of shape (in, units) as in Keras."""
+    _fast_call = True
+
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -66,10 +80,11 @@ class Dense(Layer):
         if in_features is None:
             raise ValueError(f"Dense '{self.name}': the last axis of the input must be known, "
                              f"received input shape {shape_str(input_shape)}")
-        self.kernel = self.add_weight("kernel", (in_features, self.units), self.kernel_initializer,
-                                      self.kernel_regularizer)
+        self.kernel = self.add_weight(shape=(in_features, self.units), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, name="kernel")
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, name="bias")
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -115,6 +130,8 @@ class Dense(Layer):
 
 class Flatten(Layer):
     """(N, d1, d2, ...) -> (N, d1*d2*...); a 1-D sample becomes (N, 1) as in Keras."""
+    _fast_call = True
+
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -135,6 +152,8 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshape each sample to target_shape (one axis may be -1)."""
+    _fast_call = True
+
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -183,6 +202,9 @@ class Reshape(Layer):
 
 class Dropout(Layer):
     """In training, zero each input with probability `rate` and scale the rest by 1/(1-rate)."""
+    _fast_call = True
+    compute_output_shape = keeps_shape
+
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -234,6 +256,9 @@ class Dropout(Layer):
 
 class Activation(Layer):
     """Applies an activation function given by name or callable."""
+    _fast_call = True
+    compute_output_shape = keeps_shape
+
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)

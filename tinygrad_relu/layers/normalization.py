@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import initializers, regularizers
 from ..tensor import Tensor
-from .base import Layer
+from .base import Layer, keeps_shape
 
 
 class BatchNormalization(Layer):
@@ -16,6 +16,9 @@ class BatchNormalization(Layer):
     toward them: moving = moving * momentum + batch * (1 - momentum), Keras' rule. Inference,
     and training of a frozen layer (trainable=False, as in Keras 3), use the moving ones.
     """
+    _fast_call = True
+    compute_output_shape = keeps_shape
+
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
@@ -62,12 +65,15 @@ class BatchNormalization(Layer):
                              f"received input shape {tuple(input_shape)}")
         shape = (features,)
         if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+            self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer, name="gamma")
         if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
-        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer,
-                                               trainable=False)
+            self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer, name="beta")
+        self.moving_mean = self.add_weight(shape=shape, initializer=self.moving_mean_initializer,
+                                               trainable=False, name="moving_mean")
+        self.moving_variance = self.add_weight(shape=shape, initializer=self.moving_variance_initializer,
+                                               trainable=False, name="moving_variance")
 
     def call(self, x, training=False):
         ndim = x.ndim

@@ -1,12 +1,14 @@
 """Pooling layers, channels_last: max / average over windows, and global pooling."""
 from .. import functional as F
-from ..ops import conv as conv_ops
-from .base import Layer, normalize_tuple, shape_str
+from ..ops import convolution as conv_ops
+from .base import Layer
+from .checks import normalize_tuple, shape_str
 from .conv import conv_output_length
 
 
 class _Pooling(Layer):
     rank = None
+    _fast_call = True
     pool_function = None  # name of the functional op, e.g. "max_pool2d"
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
@@ -80,6 +82,7 @@ class AveragePooling2D(_Pooling):
 
 class _GlobalPooling(Layer):
     rank = None
+    _fast_call = True
     pool_function = None
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):

@@ -6,6 +6,7 @@ nested-list inputs become one C-contiguous array of the model's dtype.
 import numpy as np
 
 from ..tensor import Tensor
+from ..utils import tree
 
 
 def positive_int(value, name, who):
@@ -71,5 +72,58 @@ class MeanTracker:
         self.total += value * n
         self.count += n
 
+    def reset(self):
+        self.total = 0.0
+        self.count = 0
+
     def result(self):
         return self.total / self.count if self.count else 0.0
+
+
+# ---- several inputs or targets: a list or dict of arrays, sliced together ----------------------
+def as_float_arrays(data, dtype, who):
+    """Every array in ``data`` (one array, or a list, tuple or dict of them) as a float array of ``dtype``."""
+    if isinstance(data, dict):
+        return {k: as_float_arrays(v, dtype, f"{who}[{k!r}]") for k, v in data.items()}
+    if isinstance(data, (list, tuple)) and data and all(_is_array_like(v) for v in data) and \
+            not _is_rectangular(data):
+        return [as_float_arrays(v, dtype, f"{who}[{i}]") for i, v in enumerate(data)]
+    return as_float_array(data, dtype, who)
+
+
+def _is_array_like(value):
+    return isinstance(value, (np.ndarray, Tensor, list, tuple, dict))
+
+
+def _is_rectangular(data):
+    """Whether a list is one array's nested rows (not a list of separate arrays)."""
+    if any(isinstance(v, (np.ndarray, Tensor, dict)) for v in data):
+        return False
+    try:
+        return np.asarray(data).dtype != object
+    except ValueError:
+        return False
+
+
+def num_samples(data, who):
+    """The sample count shared by every array in ``data`` (ValueError when they disagree)."""
+    if type(data) is np.ndarray and data.ndim:  # the usual case, once or twice per batch
+        return len(data)
+    leaves = tree.flatten(data)
+    if not leaves:
+        raise ValueError(f"{who}: no arrays given")
+    counts = []
+    for leaf in leaves:
+        if np.ndim(leaf) == 0:
+            raise ValueError(f"{who}: every array needs a batch axis, received a scalar")
+        counts.append(len(leaf))
+    if len(set(counts)) > 1:
+        raise ValueError(f"{who}: all arrays must hold the same number of samples, received {counts}")
+    return counts[0]
+
+
+def take_rows(data, rows):
+    """The same rows (an index array or a slice) of every array in ``data``."""
+    if isinstance(data, np.ndarray):
+        return data[rows]
+    return tree.map_structure(lambda a: a[rows], data)

@@ -1,58 +1,184 @@
-"""Model: what every Keras-style model has, whatever its structure: weights, summary, saving, training.
+"""Model: Keras' ``keras.Model``, a Layer that also trains (trainer.py), summarizes and saves itself.
 
-A subclass (Sequential) defines the structure: ``layers``, ``build``, ``call``, ``_forward_loss``,
-``get_config``/``from_config`` and ``_summary_rows``.
+Three kinds, as in Keras 3:
+
+- ``Model(inputs, outputs)`` on symbolic tensors is a Functional model (functional.py);
+- ``Sequential([...])`` is a stack (sequential.py);
+- a subclass defines ``__init__`` (its layers as attributes) and ``call(inputs, training=...)``, and is
+  built on its first call.
+
+Because a Model is a Layer, models nest: a Sequential inside another, or inside a Functional model
+(the transfer-learning pattern), and ``base.trainable = False`` freezes everything inside ``base``.
 """
 import json
+from typing import NamedTuple
 
-from .. import _registry, saving
-from .._state import unique_name
+import numpy as np
+
+from .. import _registry, _state, saving
+from ..layers import Layer
+from ..layers.base import marks_built
+from ..layers.checks import as_shape_structure, is_shape, shape_str
+from ..tensor import Tensor, no_grad
+from ..utils import tree
 from ..utils.summary_utils import summary_text
+from .data import as_float_arrays
 from .trainer import Trainer
 
 
-class Model(Trainer):
+class TrainingPlan(NamedTuple):
+    """What a training step needs from the layers, gathered once per change of structure (see _state.generation)."""
+    generation: int
+    params: list          # the trainable weights, in Keras' order
+    regularized: list     # (weight, regularizer) of trainable weights with a penalty
+    constrained: list     # (weight, constraint) applied after each update
+    loss_layers: list     # layers that may add_loss during a call
+
+    @classmethod
+    def of(cls, model):
+        params = model.trainable_weights
+        trainable = {id(w) for w in params}
+        regularized, constrained, loss_layers = [], [], []
+        for layer in model._flatten_layers():
+            for record in layer._weight_records:
+                if id(record.tensor) in trainable:
+                    if record.regularizer is not None:
+                        regularized.append((record.tensor, record.regularizer))
+                    if record.constraint is not None:
+                        constrained.append((record.tensor, record.constraint))
+            if (not layer._fast_call and not layer._container) or layer.activity_regularizer is not None:
+                loss_layers.append(layer)
+        order = {id(w): i for i, w in enumerate(params)}  # Keras adds the penalties in weight order
+        regularized.sort(key=lambda pair: order[id(pair[0])])
+        return cls(_state.generation, params, regularized, constrained, loss_layers)
+
+    def clear_losses(self):
+        for layer in self.loss_layers:
+            layer._losses.clear()
+
+    def extra_losses(self):
+        """The add_loss values of the call just made and the weight penalties."""
+        extra = [x for layer in self.loss_layers for x in layer._losses] if self.loss_layers else []
+        for weight, regularizer in self.regularized:
+            extra.append(regularizer(weight))
+        return extra
+
+
+class Model(Trainer, Layer):
     """The base of the model classes (Keras' ``keras.Model``)."""
 
-    def __init__(self, name=None, trainable=True):
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            cls = _registry.model_class("Functional")  # Model(inputs, outputs) is a Functional model, as in Keras
+        return Layer.__new__(cls, *args, **kwargs)
+
+    def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise NotImplementedError(
+                f"{type(self).__name__}: passing inputs and outputs to a Model subclass's __init__ (a subclassed "
+                "functional model) is not supported; build keras.Model(inputs, outputs) and use it as a layer of "
+                "your subclass, or define call()")
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"{type(self).__name__}: `name` must be a non-empty string, received {name!r}")
-        self.name = name if name is not None else unique_name(_registry.snake_case(type(self).__name__))
-        self.trainable = trainable
-        self.built = False
+        Layer.__init__(self, name=name, trainable=trainable, dtype=dtype, **kwargs)
         self._init_trainer()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _registry.register_model_class(cls)
 
-    # ---- weights ----------------------------------------------------------------------------
+    # ---- layers and building ------------------------------------------------------------------------
     @property
-    def weights(self):
-        return [w for layer in self.layers for w in layer.weights]
+    def layers(self):
+        return self._tracked_layers()
 
-    @property
-    def trainable_weights(self):
-        if not self.trainable:
-            return []
-        return [w for layer in self.layers for w in layer.trainable_weights]
+    @marks_built
+    def build(self, input_shape=None):
+        """Create the weights by calling the model once on zeros of ``input_shape`` (batch axis included)."""
+        if self.built:
+            return
+        if input_shape is None:
+            raise ValueError(f"{type(self).__name__} '{self.name}': build needs the input shape, e.g. "
+                             "model.build((None, 784)), or call the model on data")
+        shapes = as_shape_structure(input_shape)
+        zeros = tree.map_structure(lambda s: Tensor(np.zeros(tuple(1 if d is None else d for d in s), self.dtype)),
+                                   _shape_tree(shapes))
+        self._mark_built(shapes)
+        try:
+            with no_grad():
+                self(zeros)
+        except Exception:
+            self.built = False
+            raise
 
-    @property
-    def non_trainable_weights(self):
-        if not self.trainable:
-            return self.weights
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
-
-    @property
-    def losses(self):
-        return [p for layer in self.layers for p in layer.losses]
-
-    def count_params(self):
+    def _ensure_built(self, input_shape):
+        # a subclassed model is built by its first real call: its layers build as they are called
         if not self.built:
-            raise ValueError(f"You tried to call `count_params` on model '{self.name}', but the model isn't built. "
-                             "Build it with `model.build(input_shape)` or by calling it on data.")
-        return int(sum(layer.count_params() for layer in self.layers))
+            self._mark_built(as_shape_structure(input_shape))
 
+    def _mark_built(self, shapes):
+        self._build_input_shape = shapes
+        self.built = True
+        _state.structure_changed()
+
+    def call(self, *args, **kwargs):
+        raise NotImplementedError(f"Model subclass {type(self).__name__} must define call(self, inputs)")
+
+    def _training_plan(self):
+        plan = self.__dict__.get("_plan")
+        if plan is None or plan.generation != _state.generation:
+            plan = self.__dict__["_plan"] = TrainingPlan.of(self)  # (not setattr: the plan lists layers)
+        return plan
+
+    def _dtype(self):
+        return self.dtype
+
+    # ---- one batch, any structure -------------------------------------------------------------------
+    def _standardize_inputs(self, x, who):
+        return as_float_arrays(x, self._dtype(), f"{who}: x")
+
+    def _check_inputs(self, x):
+        """Check all of x before any batch runs (Sequential and Functional know their input shapes)."""
+
+    def _outputs(self, x, training):
+        """The model's outputs for the batch ``x`` (as prepared by _standardize_inputs), as the model returns them."""
+        x = tree.map_structure(lambda a: Tensor._make(a, False, None), x)
+        return self(x, training=training)
+
+    def _output_names(self):
+        """The flat outputs' names, or None before the first call of a subclassed model."""
+        return self.__dict__.get("_seen_output_names")
+
+    def _flat_outputs(self, x, training):
+        plan = self._training_plan()
+        if plan.loss_layers:
+            plan.clear_losses()
+        outputs = self._outputs(x, training)
+        flat = tree.flatten(outputs)
+        if self.__dict__.get("_seen_output_names") is None:
+            self._seen_output_names = _output_names_of(outputs)
+        return flat, plan
+
+    def _predict_batch(self, x):
+        return tree.map_structure(lambda t: t.data if isinstance(t, Tensor) else np.asarray(t),
+                                  self._outputs(x, training=False))
+
+    # ---- summary ------------------------------------------------------------------------------------
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
+        """Print Keras 3's table: Layer (type) | Output Shape | Param # (| Connected to), then the totals."""
+        if positions is not None or expand_nested or show_trainable or layer_range is not None:
+            raise NotImplementedError("summary: positions, expand_nested, show_trainable and layer_range are not "
+                                      "supported")
+        print_fn = print_fn or print
+        rows, connected = self._summary_rows()
+        print_fn(summary_text(self, rows, line_length=line_length, connected=connected))
+
+    def _summary_rows(self):
+        """([(name (type), output shape, params[, connected to])], whether the 'Connected to' column shows)."""
+        return [_summary_row(layer) for layer in self.layers], False
+
+    # ---- configuration and saving --------------------------------------------------------------------
     def get_layer(self, name=None, index=None):
         layers = self.layers
         if index is not None and name is not None:
@@ -67,36 +193,26 @@ class Model(Trainer):
                 return layer
         raise ValueError(f"No such layer: {name}. Existing layers are: {[layer.name for layer in layers]}.")
 
-    def get_weights(self):
-        return [w.data.copy() for w in self.weights]
-
     def set_weights(self, weights):
         """Load a Keras-ordered list of arrays; every count and shape is checked before anything changes."""
         if not self.built:
             self.build()
-        weights = list(weights)
-        layers = self.layers
-        expected = sum(len(layer.weights) for layer in layers)
-        if len(weights) != expected:
-            raise ValueError(f"{type(self).__name__} '{self.name}': set_weights expected a list of {expected} "
-                             f"arrays (one per weight), received {len(weights)}")
-        checked, start = [], 0
-        for layer in layers:
-            n = len(layer.weights)
-            checked.append((layer, layer._checked_weights(weights[start:start + n])))
-            start += n
-        for layer, arrays in checked:
-            for target, value in zip(layer.weights, arrays):
-                target.data[...] = value
+        Layer.set_weights(self, weights)
 
-    # ---- summary ---------------------------------------------------------------------------
-    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
-                layer_range=None):
-        """Print Keras 3's table: Layer (type) | Output Shape | Param #, then the parameter totals."""
-        print_fn = print_fn or print
-        print_fn(summary_text(self, self._summary_rows(), line_length=line_length))
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on model '{self.name}', but the model isn't built. "
+                             "Build it with `model.build(input_shape)` or by calling it on data.")
+        return Layer.count_params(self)
 
-    # ---- configuration and saving ----------------------------------------------------------
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A subclass from its config; a Functional model's config (layers and their calls) rebuilds that graph."""
+        if isinstance(config, dict) and {"layers", "input_layers", "output_layers"} <= set(config):
+            functional = cls if cls._container else _registry.model_class("Functional")
+            return functional.from_config(config, custom_objects=custom_objects)
+        return cls(**config)
+
     def to_json(self):
         return json.dumps({"class_name": type(self).__name__, "config": self.get_config()})
 
@@ -113,3 +229,57 @@ class Model(Trainer):
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}, layers={len(self.layers)}>"
 
+    def _describe(self):
+        return f"{type(self).__name__} '{self.name}'"
+
+
+def _shape_tree(shapes):
+    """A structure of shapes in which each shape is one leaf (a list of ints would otherwise be walked)."""
+    if is_shape(shapes):
+        return _Shape(shapes)
+    if isinstance(shapes, dict):
+        return {k: _shape_tree(v) for k, v in shapes.items()}
+    return [_shape_tree(s) for s in shapes]
+
+
+class _Shape:
+    """One shape as a leaf of utils.tree structures; iterates as its dimensions."""
+
+    def __init__(self, dims):
+        self.dims = tuple(dims)
+
+    def __iter__(self):
+        return iter(self.dims)
+
+
+def _output_names_of(outputs):
+    """Keras' names of a subclassed model's outputs: the keys of a dict, else None for each."""
+    if isinstance(outputs, dict):
+        return sorted(outputs)
+    if isinstance(outputs, (list, tuple)):
+        return [None] * len(tree.flatten(outputs))
+    return None
+
+
+def layer_output_shape(layer):
+    """The summary's Output Shape: from the layer's symbolic calls, else from the shape it was built for."""
+    nodes = layer._inbound_nodes
+    if nodes:
+        shapes = [t.shape for t in nodes[-1].outputs]
+    elif layer.built and layer._build_input_shape is not None and type(layer).compute_output_shape is not \
+            Layer.compute_output_shape:
+        try:
+            out = layer.compute_output_shape(layer._build_input_shape)
+        except (ValueError, TypeError, NotImplementedError):
+            return "?"
+        shapes = [tuple(out)] if is_shape(out) else [s.dims for s in tree.flatten(_shape_tree(out))]
+    else:
+        return "?"
+    if len(shapes) == 1:
+        return shape_str(shapes[0])
+    return "[" + ", ".join(shape_str(s) for s in shapes) + "]"
+
+
+def _summary_row(layer):
+    params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+    return (f"{layer.name} ({type(layer).__name__})", layer_output_shape(layer), params)

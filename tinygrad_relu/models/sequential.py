@@ -8,15 +8,15 @@
 """
 import numpy as np
 
-from .. import _registry, _state, activations, debug
-from ..layers import InputLayer, Layer
-from ..layers import get as get_layer_class
-from ..layers.base import shape_str
+from .. import _state, activations, debug
+from ..layers import InputLayer, KerasTensor, Layer
+from ..layers.base import marks_built
+from ..layers.checks import shape_str
+from ..saving import serialization_lib
 from ..tensor import Tensor, no_grad
-from .model import Model
+from .data import as_float_array
+from .model import Model, layer_output_shape
 from .trainer import from_logits_copy
-
-_LAYER_CALL = Layer.__call__  # layers that keep it may be called directly on checked batches
 
 # Softmax (sigmoid) followed by its crossentropy is computed from the logits: log-softmax
 # never takes log(0), so a confident wrong prediction gives a large finite loss, not inf.
@@ -26,9 +26,10 @@ _FUSABLE = (("softmax", "CategoricalCrossentropy"), ("softmax", "SparseCategoric
 
 class Sequential(Model):
     """A linear stack of layers."""
+    _container = True
 
-    def __init__(self, layers=None, trainable=True, name=None):
-        super().__init__(name=name, trainable=trainable)
+    def __init__(self, layers=None, trainable=True, name=None, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
         self._layers = []
         self._layer_names = set()
         self._input_batch_shape = None
@@ -41,6 +42,9 @@ class Sequential(Model):
     # ---- building the stack ------------------------------------------------------------
     def add(self, layer):
         """Append a layer (or an ``Input`` as the first element, which fixes the input shape)."""
+        if isinstance(layer, KerasTensor) and layer._keras_history is not None and \
+                isinstance(layer._keras_history.layer, InputLayer):
+            layer = layer._keras_history.layer
         if isinstance(layer, InputLayer):
             if self._layers or self._input_batch_shape is not None:
                 raise ValueError(f"Sequential '{self.name}': an Input can only be the first element of the model")
@@ -58,6 +62,7 @@ class Sequential(Model):
         self._layers.append(layer)
         self._layer_names.add(layer.name)
         self._fused_cache = None
+        _state.structure_changed()
         if self.built:  # extend the built stack right away, as Keras does
             shape = self._output_shapes[-1]
             layer._ensure_built(shape)
@@ -71,6 +76,7 @@ class Sequential(Model):
         layer = self._layers.pop()
         self._layer_names.discard(layer.name)
         self._fused_cache = None
+        _state.structure_changed()
         if self._output_shapes:
             self._output_shapes.pop()
         return layer
@@ -79,6 +85,10 @@ class Sequential(Model):
     def layers(self):
         return list(self._layers)
 
+    def _tracked_layers(self):
+        return list(self._layers)
+
+    @marks_built
     def build(self, input_shape=None):
         """Create every layer's weights for inputs of ``input_shape`` (batch axis included, may be None)."""
         if input_shape is None:
@@ -97,7 +107,21 @@ class Sequential(Model):
         if self._input_batch_shape is None:
             self._input_batch_shape = (None,) + tuple(input_shape[1:])
         self._output_shapes = shapes
+        self._build_input_shape = (None,) + tuple(self._input_batch_shape[1:])
         self.built = True
+        _state.structure_changed()
+
+    def _ensure_built(self, input_shape):
+        if not self.built:
+            self.build((None,) + tuple(input_shape[1:]))
+        self._check_data_shape(tuple(input_shape))
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self._layers:
+            layer.check_input_shape(shape)
+            shape = tuple(layer.compute_output_shape(shape))
+        return shape
 
     def _check_declared_input(self, shape):
         """Data of ``shape`` must fit the first layer and any declared input shape."""
@@ -126,7 +150,7 @@ class Sequential(Model):
         for layer in self._layers:
             layer.check_input_shape(tuple(shape))
             shape = tuple(layer.compute_output_shape(tuple(shape)))
-        self._accepted_shape = key
+        self.__dict__["_accepted_shape"] = key  # (not setattr: the key lists layers)
 
     @property
     def input_shape(self):
@@ -139,9 +163,6 @@ class Sequential(Model):
         return self._output_shapes[-1]
 
     # ---- computing ------------------------------------------------------------------------
-    def __call__(self, x, training=False):
-        return self.call(x, training=training)
-
     def call(self, x, training=False):
         if not self._layers:
             raise ValueError(f"Sequential '{self.name}' has no layers")
@@ -156,6 +177,22 @@ class Sequential(Model):
     def _dtype(self):
         return self._layers[0].dtype if self._layers else "float32"
 
+    def _single_output_known(self):
+        return True
+
+    def _standardize_inputs(self, x, who):
+        if isinstance(x, (dict, tuple)) or (isinstance(x, list) and x and isinstance(x[0], (np.ndarray, Tensor))
+                                           and len(x) > 1):
+            raise ValueError(f"{who}: a Sequential model takes one input array, received a {type(x).__name__} of "
+                             f"{len(x)} arrays")
+        return as_float_array(x, self._dtype(), f"{who}: x")
+
+    def _check_inputs(self, x):
+        self._check_data_shape(x.shape)
+
+    def _predict_batch(self, x):
+        return self.call(Tensor._make(x, False, None)).data
+
     # ---- one batch's loss ---------------------------------------------------------------------
     def _compiled_changed(self):
         self._fused_cache = None
@@ -168,7 +205,8 @@ class Sequential(Model):
         fused = None
         activation = self._layers[-1].output_activation_name()
         loss = self._loss_fn
-        if (activation, type(loss).__name__) in _FUSABLE and not getattr(loss, "from_logits", True):
+        if loss is not None and (activation, type(loss).__name__) in _FUSABLE and \
+                not getattr(loss, "from_logits", True):
             fused = (from_logits_copy(loss), activations.get(activation))
         self._fused_cache = (key, fused)
         return fused
@@ -181,16 +219,24 @@ class Sequential(Model):
         """
         h = Tensor._make(x, False, None)
         layers = self._layers
+        plan = self._training_plan()
+        if plan.loss_layers:
+            plan.clear_losses()
         fused = self._fused_loss()
         body = layers if fused is None else layers[:-1]
-        direct = _state.local.anomaly_hook is None  # detect_anomaly() needs Layer.__call__'s layer names
-        for layer in body:
-            if direct and type(layer).__call__ is _LAYER_CALL and layer.built and h.data.dtype == layer.dtype:
-                h = layer.call(h, training=training)
-            else:
-                h = layer(h, training=training)
+        state = _state.local
+        direct = state.anomaly_hook is None  # detect_anomaly() needs Layer.__call__'s layer names
+        state.call_depth += 1  # the layers run inside this model's call: a shared layer keeps its losses
+        try:
+            for layer in body:
+                if direct and layer._fast_call and layer.built and h.data.dtype == layer.dtype:
+                    h = layer.call(h, training=training)
+                else:
+                    h = layer(h, training=training)
+        finally:
+            state.call_depth -= 1
         if fused is None:
-            loss = self._loss_fn(y, h)
+            loss = None if self._loss_fn is None else self._loss_fn(y, h)
             predictions = h.data
         else:
             last = layers[-1]
@@ -206,20 +252,15 @@ class Sequential(Model):
             if self._metric_entries:  # only metrics read the predictions: skip the softmax otherwise
                 with no_grad():
                     predictions = activation(Tensor._make(logits.data, False, None)).data
-        if self._has_regularizers():
-            for penalty in self.losses:
-                loss = loss + penalty
+        if loss is not None and self._loss_weight is not None:
+            loss = loss * self._loss_weight
+        if plan.loss_layers or plan.regularized:
+            for penalty in plan.extra_losses():
+                loss = penalty if loss is None else loss + penalty
+        if loss is None:
+            raise ValueError(f"No loss to compute for model '{self.name}': pass loss= to compile(), or add losses "
+                             "in a layer's call with add_loss()")
         return loss, predictions
-
-    def _has_regularizers(self):
-        """Whether any layer may add a penalty (cheaper than building the empty ``losses`` list per step)."""
-        for layer in self._layers:
-            if type(layer).losses is not Layer.losses:  # a layer with its own losses: ask it
-                return True
-            for record in layer._weight_records:
-                if record[3] is not None:
-                    return True
-        return False
 
     # ---- summary and configuration -------------------------------------------------------------
     def _summary_rows(self):
@@ -227,8 +268,9 @@ class Sequential(Model):
         for i, layer in enumerate(self._layers):
             shape = self._output_shapes[i] if self.built and i < len(self._output_shapes) else None
             params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            rows.append((f"{layer.name} ({type(layer).__name__})", "?" if shape is None else shape_str(shape), params))
-        return rows
+            rows.append((f"{layer.name} ({type(layer).__name__})",
+                         layer_output_shape(layer) if shape is None else shape_str(shape), params))
+        return rows, False
 
     def get_config(self):
         layer_configs = []
@@ -237,7 +279,7 @@ class Sequential(Model):
                 "batch_shape": list(self._input_batch_shape), "dtype": self._dtype(),
                 "name": self._input_layer_name or "input_layer"}})
         for layer in self._layers:
-            layer_configs.append(_registry.serialize(layer))
+            layer_configs.append(serialization_lib.serialize_keras_object(layer))
         return {"name": self.name, "trainable": self.trainable, "layers": layer_configs}
 
     @classmethod
@@ -245,16 +287,14 @@ class Sequential(Model):
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ValueError("Sequential.from_config: expected a dict with a 'layers' list")
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
-        custom_objects = custom_objects or {}
         for i, entry in enumerate(config["layers"]):
             if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
                     or not isinstance(entry.get("config", {}), dict):
                 raise ValueError(f"Sequential.from_config: layer entry {i} must be a dict with 'class_name' and 'config'")
-            class_name = entry["class_name"]
-            layer_cls = custom_objects.get(class_name) or get_layer_class(class_name)
             try:
-                layer = layer_cls.from_config(dict(entry.get("config", {})))
-            except (TypeError, ValueError, NotImplementedError) as err:
-                raise ValueError(f"Sequential.from_config: invalid config for layer {i} ({class_name}): {err}") from None
+                layer = serialization_lib.deserialize_layer(entry, custom_objects)
+            except (TypeError, ValueError, NotImplementedError, KeyError) as err:
+                raise ValueError(f"Sequential.from_config: invalid config for layer {i} ({entry['class_name']}): "
+                                 f"{err}") from None
             model.add(layer)
         return model

@@ -210,3 +210,92 @@ class Clip(Function):
         if self.hi is not None:
             keep &= self.x <= self.hi
         return g * keep
+
+
+class Square(Function):
+    """d(x^2) = 2x dx"""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, g):
+        return g * (self.x + self.x)
+
+
+class Power(_Binary):
+    """d(a^b) = b a^(b-1) da + a^b log(a) db  (a tensor exponent; ``x ** 2.0`` uses Pow)"""
+    op_name = "power"
+
+    def compute(self, a, b):
+        self.a, self.b = a, b
+        self.y = np.power(a, b)
+        return self.y
+
+    def backward(self, g):
+        ga, gb = self.needs_input_grad
+        a, b = self.a, self.b
+        grad_a = grad_b = None
+        if ga:
+            grad_a = unbroadcast(g * b * np.power(a, b - 1), self.a_shape)
+        if gb:
+            # a^b log(a) is 0 where a == 0 (the limit for b > 0), not 0 * -inf = NaN
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_a = np.where(a > 0, np.log(np.where(a > 0, a, 1)), np.where(a == 0, 0, np.nan))
+            grad_b = unbroadcast(g * self.y * log_a.astype(self.y.dtype, copy=False), self.b_shape)
+        return grad_a, grad_b
+
+
+class Sin(Function):
+    """d sin(x) = cos(x) dx"""
+
+    def forward(self, x):
+        self.x = x
+        return np.sin(x)
+
+    def backward(self, g):
+        return g * np.cos(self.x)
+
+
+class Cos(Function):
+    """d cos(x) = -sin(x) dx"""
+
+    def forward(self, x):
+        self.x = x
+        return np.cos(x)
+
+    def backward(self, g):
+        return -g * np.sin(self.x)
+
+
+class Log1p(Function):
+    """d log(1 + x) = dx / (1 + x)  (exact for tiny x, where log(1 + x) would round)"""
+
+    def forward(self, x):
+        self.x = x
+        return np.log1p(x)
+
+    def backward(self, g):
+        return g / (1 + self.x)
+
+
+class Expm1(Function):
+    """d (e^x - 1) = e^x dx"""
+
+    def forward(self, x):
+        self.y = np.expm1(x)
+        return self.y
+
+    def backward(self, g):
+        return g * (self.y + 1)
+
+
+class Cast(Function):
+    """y = x as another float dtype;  dx = dy cast back to x's dtype"""
+
+    def forward(self, x, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.in_dtype)

@@ -1,7 +1,7 @@
 """Ops that move elements without changing them: reshape, permute, indexing, concatenate, pad."""
 import numpy as np
 
-from ..tensor import Function
+from ..tensor import Function, unbroadcast
 
 
 class Reshape(Function):
@@ -85,3 +85,37 @@ class Pad(Function):
 
     def backward(self, g):
         return g[self.slices]
+
+
+class BroadcastTo(Function):
+    """y = x repeated to ``shape`` by broadcasting;  dx = dy summed over the repeated axes"""
+
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        try:
+            return np.broadcast_to(x, shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {x.shape} to {tuple(shape)}") from None
+
+    def backward(self, g):
+        return unbroadcast(g, self.in_shape)
+
+
+class Tile(Function):
+    """y = x repeated ``reps`` times along each axis;  dx = the sum of dy over the copies"""
+
+    def forward(self, x, reps):
+        reps = tuple(int(r) for r in (reps if np.ndim(reps) else (reps,)))
+        if any(r < 0 for r in reps):
+            raise ValueError(f"tile: repeats must be non-negative, received {reps}")
+        y = np.tile(x, reps)
+        # the input as numpy's tile sees it: axes prepended to match len(reps), or reps to match ndim
+        self.in_shape = x.shape
+        self.base = (1,) * (y.ndim - x.ndim) + x.shape
+        self.reps = (1,) * (y.ndim - len(reps)) + reps
+        return y
+
+    def backward(self, g):
+        interleaved = tuple(v for pair in zip(self.reps, self.base) for v in pair)
+        summed = g.reshape(interleaved).sum(axis=tuple(range(0, 2 * len(self.base), 2)))
+        return summed.reshape(self.in_shape)

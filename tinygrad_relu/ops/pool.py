@@ -8,7 +8,7 @@ import numpy as np
 from .. import _state
 from ..tensor import Function
 from .._kernels import pool as _kernels
-from .conv import NO_WORKSPACE, float_dtype
+from .convolution import NO_WORKSPACE, float_dtype
 
 # Pooling goes multi-threaded only above this many window reads: below it (the seed CNN's 2x2
 # pool over 64x26x26x32 reads 1.4M cells) two threads save little on an idle machine but lose

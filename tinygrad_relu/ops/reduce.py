@@ -63,3 +63,28 @@ class Max(Function):
         g = _expand(g, self.mask.shape, self.axes, self.keepdims)
         count = self.mask.sum(axis=self.axes, keepdims=True)
         return self.mask * (g / count).astype(g.dtype)
+
+
+class Min(Function):
+    """d min(x): the gradient goes to the minimal elements, split evenly on ties"""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axes, self.keepdims = _normalize_axis(axis, x.ndim, "min"), keepdims
+        if x.size == 0:
+            raise ValueError(f"min: cannot reduce an empty tensor of shape {x.shape}")
+        out = np.min(x, axis=self.axes, keepdims=True)
+        self.mask = x == out
+        return out if keepdims else np.squeeze(out, axis=self.axes)
+
+    backward = Max.backward
+
+
+class Cumsum(Function):
+    """y_i = sum_{j <= i} x_j along ``axis``;  dx_j = sum_{i >= j} dy_i (a reversed cumulative sum)"""
+
+    def forward(self, x, axis):
+        (self.axis,) = _normalize_axis(axis, x.ndim, "cumsum")
+        return np.cumsum(x, axis=self.axis)
+
+    def backward(self, g):
+        return np.flip(np.cumsum(np.flip(g, self.axis), axis=self.axis), self.axis)

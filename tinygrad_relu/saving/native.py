@@ -21,22 +21,30 @@ import numpy as np
 
 from .. import _registry, losses, metrics as metrics_module, optimizers
 from .._version import __version__
+from ..layers import Layer
 from ..layers.base import skip_initializers
 from .archive import Archive, atomic_write, write_json, write_npy
 from .limits import MAX_LAYERS, MAX_MEMBERS
+from .object_registration import CustomObjectScope
+from .serialization_lib import deserialize_layer
 
 FORMAT_NAME = "tinygrad_relu"
 FORMAT_VERSION = 1
 
 
+def _leaf(name):
+    """A weight's own name ('kernel' of 'dense_3/kernel'): nested layers' automatic names may differ between
+    a saved model and its rebuilt copy, the weight names and their order do not."""
+    return name.rsplit("/", 1)[-1]
+
+
 def _weights_manifest(model):
     entries, arrays = [], []
-    for layer in model.layers:
-        for wname, weight in zip(layer.weight_names, layer.weights):
-            path = f"weights/{len(arrays)}.npy"
-            entries.append({"layer": layer.name, "layer_class": type(layer).__name__, "name": wname, "shape": list(weight.shape),
-                            "dtype": weight.dtype.name, "path": path})
-            arrays.append((path, weight.data))
+    for owner, wname, weight in model.named_weights():
+        path = f"weights/{len(arrays)}.npy"
+        entries.append({"layer": owner.name, "layer_class": type(owner).__name__, "name": _leaf(wname),
+                        "shape": list(weight.shape), "dtype": weight.dtype.name, "path": path})
+        arrays.append((path, weight.data))
     return entries, arrays
 
 
@@ -77,6 +85,9 @@ def save_model(model, filepath, overwrite=True):
                              "give the first layer input_shape=, or call model.build) before saving")
     config = {"class_name": type(model).__name__, "config": model.get_config(),
               "compile_config": model._compile_config if model.compiled else None}
+    if type(model).__module__.split(".")[0] != "tinygrad_relu":  # a subclassed model: found as a custom object
+        config["registered_name"] = _registry.registered_name(type(model))
+        config["build_config"] = model.get_build_config()
     entries, arrays = _weights_manifest(model)
     optimizer_json, optimizer_arrays = None, []
     optimizer = model.optimizer if model.compiled else None
@@ -157,8 +168,7 @@ def _read_weights(archive, model, into_model=False):
     manifest = archive.read_json("weights.json")
     if not isinstance(manifest, list):
         raise archive.error("weights.json is not a list")
-    expected = [(layer, wname, weight) for layer in model.layers
-                for wname, weight in zip(layer.weight_names, layer.weights)]
+    expected = model.named_weights()
     if len(manifest) != len(expected):
         raise archive.error(f"it holds {len(manifest)} weight arrays, model '{model.name}' has {len(expected)}")
     paths = []
@@ -167,23 +177,32 @@ def _read_weights(archive, model, into_model=False):
             raise archive.error(f"weights.json entry {i} is not an object")
         # Matched by position and class, as Keras 3 does, so weights load into a fresh copy of the
         # architecture even when its automatic layer names differ (dense_2 instead of dense).
-        if entry.get("layer_class") != type(layer).__name__ or entry.get("name") != wname:
+        if entry.get("layer_class") != type(layer).__name__ or _leaf(str(entry.get("name"))) != _leaf(wname):
             raise archive.error(f"weight {i} is '{entry.get('name')}' of a {entry.get('layer_class')} layer "
                                 f"('{entry.get('layer')}') in the file, but '{wname}' of {type(layer).__name__} "
                                 f"'{layer.name}' in the model")
         paths.append(archive.check_array(entry, weight.shape, weight.dtype, f"weight '{layer.name}/{wname}'"))
-    per_layer = {}
-    for path, (layer, wname, weight) in zip(paths, expected):
-        array = archive.read_array(path, weight.shape, weight.dtype, f"weight '{layer.name}/{wname}'",
-                                   out=weight.data if into_model else None)
-        per_layer.setdefault(layer.name, []).append(array)
-    return per_layer
+    return [archive.read_array(path, weight.shape, weight.dtype, f"weight '{layer.name}/{wname}'",
+                               out=weight.data if into_model else None)
+            for path, (layer, wname, weight) in zip(paths, expected)]
 
 
-def _assign_weights(model, per_layer):
-    for layer in model.layers:
-        for target, value in zip(layer.weights, per_layer.get(layer.name, [])):
-            target.data[...] = value
+def _assign_weights(model, arrays):
+    for target, value in zip(model.weights, arrays):
+        target.data[...] = value
+
+
+def _revive(value, deserialize, what):
+    """A compile argument as saved: a name, a serialized object, or a list / dict by output name of them."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "class_name" in value:
+        return deserialize(value)
+    if isinstance(value, list):
+        return [_revive(v, deserialize, what) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _revive(v, deserialize, what) for k, v in value.items()}
+    raise ValueError(f"invalid {what} {value!r}")
 
 
 def _compile_from_config(model, compile_config, archive):
@@ -191,22 +210,12 @@ def _compile_from_config(model, compile_config, archive):
         raise archive.error("compile_config is not an object")
     try:
         optimizer = optimizers.deserialize(compile_config.get("optimizer"))
-        loss = compile_config.get("loss")
-        if isinstance(loss, dict):
-            loss = losses.deserialize(loss)
-        elif loss is not None and not isinstance(loss, str):
-            raise ValueError(f"invalid loss {loss!r}")
-        metric_list = []
-        for m in compile_config.get("metrics") or []:
-            if isinstance(m, dict):
-                cls = getattr(metrics_module, str(m.get("class_name")), None)
-                if not (isinstance(cls, type) and issubclass(cls, metrics_module.Metric)):
-                    raise ValueError(f"unknown metric class {m.get('class_name')!r}")
-                m = cls.from_config(dict(m.get("config") or {}))
-            elif not isinstance(m, str):
-                raise ValueError(f"invalid metric {m!r}")
-            metric_list.append(m)
-        model.compile(optimizer=optimizer, loss=loss, metrics=metric_list)
+        loss = _revive(compile_config.get("loss"), losses.deserialize, "loss")
+        metric_list = _revive(compile_config.get("metrics") or [], metrics_module.deserialize, "metric")
+        loss_weights = compile_config.get("loss_weights")
+        if loss_weights is not None and not isinstance(loss_weights, (int, float, list, dict)):
+            raise ValueError(f"invalid loss_weights {loss_weights!r}")
+        model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metric_list)
     except (TypeError, ValueError, KeyError) as err:
         raise archive.error(f"invalid compile settings: {err}") from None
 
@@ -251,27 +260,41 @@ def load_model(filepath, custom_objects=None, compile=True):
         if layers is not None and len(layers) > MAX_LAYERS:
             raise archive.error(f"config.json declares {len(layers)} layers (an input layer included); a model file "
                                 f"holds at most {MAX_LAYERS}")
-        model_cls = _registry.model_class(config.get("class_name"))
-        if model_cls is None:  # the model classes register when tinygrad_relu.models is imported
-            raise archive.error(f"config.json names the model class {config.get('class_name')!r}, which is not "
-                                f"one of {', '.join(_registry.model_class_names()) or 'the model classes'}; "
-                                "load it with tinygrad_relu.models.load_model")
-        try:
-            with skip_initializers():
-                model = model_cls.from_config(config["config"], custom_objects=custom_objects)
-                if not model.built and model.input_shape is not None:
-                    model.build()
-        except (TypeError, ValueError, NotImplementedError, OverflowError, MemoryError) as err:
-            raise archive.error(f"invalid architecture: {err}") from None
-        _read_weights(archive, model, into_model=True)
-        if compile and config.get("compile_config") is not None:
-            _compile_from_config(model, config["compile_config"], archive)
-            _restore_optimizer(model, archive)
+        with CustomObjectScope(custom_objects or {}):
+            model = _rebuild(archive, config, custom_objects)
+            _read_weights(archive, model, into_model=True)
+            if compile and config.get("compile_config") is not None:
+                _compile_from_config(model, config["compile_config"], archive)
+                _restore_optimizer(model, archive)
         return model
     except MemoryError:
         raise archive.error("there is not enough memory for the model it describes") from None
     finally:
         archive.close()
+
+
+def _rebuild(archive, config, custom_objects):
+    """The model config.json describes, with lazy zero weights (they are read next)."""
+    name = config.get("class_name")
+    if _registry.model_class(name) is None and _registry.custom_object([config.get("registered_name"), name],
+                                                                         custom_objects) is None:
+        known = ", ".join(_registry.model_class_names()) or "the model classes"
+        raise archive.error(f"config.json names the model class {name!r}, which is not one of {known} nor a custom "
+                            "object; register it with register_keras_serializable or pass custom_objects "
+                            "(tinygrad_relu.models.load_model loads the built-in classes)")
+    try:
+        with skip_initializers():
+            model = deserialize_layer({**config, "build_config": None}, custom_objects)
+            build_config = config.get("build_config")
+            if not model.built and build_config:
+                model.build_from_config(build_config)
+            if not model.built and getattr(model, "input_shape", None) is not None:
+                model.build()
+    except (TypeError, ValueError, NotImplementedError, OverflowError, MemoryError, KeyError) as err:
+        raise archive.error(f"invalid architecture: {err}") from None
+    if not isinstance(model, Layer) or not hasattr(model, "compile"):
+        raise archive.error(f"config.json describes {type(model).__name__}, not a model")
+    return model
 
 
 def load_weights(model, filepath):

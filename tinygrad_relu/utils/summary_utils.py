@@ -16,20 +16,39 @@ def _weights_size(weights):
     return float(sum(w.size * w.dtype.itemsize for w in weights))
 
 
-def summary_text(model, rows, line_length=None):
-    """The table for ``rows`` of (layer name (type), output shape text, parameter count text), then the totals."""
+def column_widths(line_length, positions):
+    """Each column's width (padding included) as Keras' rich table lays them out: the columns Keras asks for
+    (``positions`` of the line, padded by one space a side) shrink evenly, rounding as Python does, until
+    they and the borders fit in ``line_length``."""
+    requested, current = [], 0
+    for position in positions:
+        width = int(position * line_length) - current
+        requested.append(width + 2)
+        current += width
+    excess = sum(requested) - (line_length - len(positions) - 1)
+    widths, remaining, ratio = [], excess, len(requested)
+    for width in requested:  # rich's ratio_reduce with equal ratios
+        cut = min(width, round(remaining / ratio))
+        widths.append(width - cut)
+        remaining -= cut
+        ratio -= 1
+    return tuple(widths)
+
+
+def summary_text(model, rows, line_length=None, connected=False):
+    """The table for ``rows`` of (layer name (type), output shape, parameter count[, connected to]) texts, then
+    the totals; ``connected`` adds Keras' 'Connected to' column (a Functional model that is not a chain)."""
     if line_length is None:
-        line_length = min(88, shutil.get_terminal_size().columns - 4)
-    inner = line_length - 4  # four vertical borders
-    name_w = round(inner * 0.455)
-    param_w = round(inner * 0.205)
-    shape_w = inner - name_w - param_w
-    widths = (name_w, shape_w, param_w)
+        line_length = min(108 if connected else 88, shutil.get_terminal_size().columns - 4)
+    positions = (0.3, 0.56, 0.74, 1.0) if connected else (0.45, 0.80, 1.0)
+    widths = column_widths(line_length, positions)
+    header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if connected else ())
+    aligns = ("<", "<", ">", "<")[:len(widths)]
 
     def border(left, fill, mid, right):
         return left + mid.join(fill * w for w in widths) + right
 
-    def cells(values, edge, aligns=("<", "<", ">")):
+    def cells(values, edge):
         """One table row; text too wide for its column wraps at spaces onto more lines, as Keras' does."""
         columns = [_wrap(str(value), w - 2) for value, w in zip(values, widths)]
         height = max(len(c) for c in columns)
@@ -42,7 +61,7 @@ def summary_text(model, rows, line_length=None):
 
     lines = [f'Model: "{model.name}"',
              border("┏", "━", "┳", "┓"),
-             cells(("Layer (type)", "Output Shape", "Param #"), "┃"),
+             cells(header, "┃"),
              border("┡", "━", "╇", "┩")]
     for i, row in enumerate(rows):
         if i:
