@@ -57,7 +57,7 @@ extensions = [
     Extension(
         f"tinygrad_relu._kernels.{os.path.splitext(os.path.basename(path))[0]}",
         [path],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "cysrc"],  # cysrc: fastmath.h
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
         + ([("TGR_DEBUG_BUILD", "1")] if DEBUG else []),
     )
@@ -74,6 +74,7 @@ directives = {
 }
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives=directives, force=DEBUG),
+    # include_path: the .pyx files cimport the shared argument checks, cysrc/kernel_args.pxd
+    ext_modules=cythonize(extensions, compiler_directives=directives, force=DEBUG, include_path=["cysrc"]),
     cmdclass={"build_ext": BuildExt},
 )
