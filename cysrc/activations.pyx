@@ -205,9 +205,14 @@ cdef int relu_general_backward_kernel(const floating[::1] g, const floating[::1]
 
 
 cdef int hard_sigmoid_kernel(const floating[::1] x, floating[::1] y, const Settings* s) except -1 nogil:
-    """Keras 3: relu6(x + 3) / 6."""
+    """Keras 3: relu6(x + 3) / 6.
+
+    The 6 comes from the settings (s.top = 6): with a literal 6, gcc knew that a value clipped
+    to 0 is not above 6, merged the two clips into a select tree, and the loop ran 1.45x slower
+    than this compare-select, minps and divps.
+    """
     cdef Py_ssize_t i
-    cdef floating v, zero = 0, three = 3, six = 6
+    cdef floating v, zero = 0, three = 3, six = <floating>s.top
     for i in range(x.shape[0]):
         v = x[i] + three
         v = zero if v <= zero else v
@@ -631,8 +636,10 @@ def sigmoid_backward(g, y):
 
 
 def hard_sigmoid_forward(x):
+    cdef Settings s = NONE
+    s.top = 6
     return forward_pass("hard_sigmoid_forward", x, hard_sigmoid_kernel[float], hard_sigmoid_kernel[double],
-                         PARALLEL_MIN_CHEAP, NONE)
+                         PARALLEL_MIN_CHEAP, s)
 
 
 def hard_sigmoid_backward(g, x):

@@ -219,7 +219,7 @@ CONV_GEOMETRY = (3, 3, 1, 1, 1, 1, 1, 1, 5, 5)  # kh kw sh sw dh dw pt pl oh ow:
 
 def conv_buffers(dtype=np.float64, n=2):
     x = np.random.default_rng(0).standard_normal((n, 5, 5, 3)).astype(dtype)
-    return x, np.empty((n * 25, 27), dtype)
+    return x, np.zeros((n * 25, 27), dtype)
 
 
 def test_im2col_and_col2im_reject_bad_buffers():
