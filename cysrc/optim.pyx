@@ -382,16 +382,13 @@ cdef inline int _common_kind(w, g, slots) noexcept:
     return kind
 
 
-cdef int _check_slots(str fn, tuple names, tuple slots, Py_ssize_t required) except -1:
-    """The optimizer's state arrays: the first ``required`` must be ndarrays, the others ndarrays or
-    None. Anything else is the caller's bug, not an array to leave to numpy: TypeError."""
-    cdef Py_ssize_t k
-    for k in range(len(slots)):
-        slot = slots[k]
-        if not cnp.PyArray_Check(slot) and (k < required or slot is not None):
-            kind = "a numpy array" if k < required else "a numpy array or None"
-            raise TypeError(f"{fn}: {names[k]} must be {kind}, got {type(slot).__name__}")
-    return 0
+cdef inline int _check_slot(str fn, str name, object slot, bint required) except -1:
+    """An optimizer state array: an ndarray, or None where the slot is optional. Anything else is
+    the caller's bug, not an array to leave to numpy: TypeError naming the function and slot."""
+    if cnp.PyArray_Check(slot) or (slot is None and not required):
+        return 0
+    kind = "a numpy array" if required else "a numpy array or None"
+    raise TypeError(f"{fn}: {name} must be {kind}, got {type(slot).__name__}")
 
 
 cdef inline void* _data(a) noexcept:
@@ -401,7 +398,9 @@ cdef inline void* _data(a) noexcept:
 def adam_update(w, g, m, v, vhat, double scale, double lo, double hi, double decay,
                 bint decayed, double one_minus_beta_1, double one_minus_beta_2, double epsilon, double alpha):
     """Adam step on w in place (m, v, vhat updated); vhat None unless amsgrad. False: not done, use numpy."""
-    _check_slots("adam_update", ("m", "v", "vhat"), (m, v, vhat), 2)
+    _check_slot("adam_update", "m", m, True)
+    _check_slot("adam_update", "v", v, True)
+    _check_slot("adam_update", "vhat", vhat, False)
     cdef int kind = _common_kind(w, g, (m, v, vhat))
     if kind < 0:
         return False
@@ -420,7 +419,7 @@ def adam_update(w, g, m, v, vhat, double scale, double lo, double hi, double dec
 def sgd_update(w, g, m, double scale, double lo,
                double hi, double decay, bint decayed, double lr, double momentum, bint nesterov):
     """SGD step on w in place; m (the momentum slot) None without momentum. False: use numpy."""
-    _check_slots("sgd_update", ("m",), (m,), 0)
+    _check_slot("sgd_update", "m", m, False)
     cdef int kind = _common_kind(w, g, (m,))
     if kind < 0:
         return False
@@ -440,7 +439,9 @@ def rmsprop_update(w, g, v, average_gradient, mom, double scale, double lo, doub
                    double decay, bint decayed, double lr, double rho, double one_minus_rho, double epsilon,
                    double momentum):
     """RMSprop step on w in place; average_gradient None unless centered, mom None without momentum."""
-    _check_slots("rmsprop_update", ("v", "average_gradient", "mom"), (v, average_gradient, mom), 1)
+    _check_slot("rmsprop_update", "v", v, True)
+    _check_slot("rmsprop_update", "average_gradient", average_gradient, False)
+    _check_slot("rmsprop_update", "mom", mom, False)
     cdef int kind = _common_kind(w, g, (v, average_gradient, mom))
     if kind < 0:
         return False
@@ -459,7 +460,7 @@ def rmsprop_update(w, g, v, average_gradient, mom, double scale, double lo, doub
 def adagrad_update(w, g, accumulator, double scale, double lo, double hi, double decay, bint decayed,
                    double lr, double epsilon):
     """Adagrad step on w in place. False: use numpy."""
-    _check_slots("adagrad_update", ("accumulator",), (accumulator,), 1)
+    _check_slot("adagrad_update", "accumulator", accumulator, True)
     cdef int kind = _common_kind(w, g, (accumulator,))
     if kind < 0:
         return False
