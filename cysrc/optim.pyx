@@ -27,7 +27,11 @@ other processes the second thread never paid, hence a threshold on the high side
 
 The ``def`` wrappers take ndarrays and return False, doing nothing, when the arrays are
 not all C-contiguous, aligned, native-order float32 (or all float64) arrays of one size
-with writeable outputs: the caller then runs the numpy path.
+with writeable outputs: the caller then runs the numpy path. A state slot that is not an
+array at all (None where one is required) is a TypeError naming the function and slot.
+The loops index raw pointers over exactly the n elements that check established for every
+array, so there is nothing for the debug build's bounds checks to catch here (they cover
+memoryview indexing only).
 """
 cimport cython
 cimport numpy as cnp
@@ -37,13 +41,13 @@ from libc.math cimport sqrt, sqrtf, INFINITY
 
 cnp.import_array()
 
-# Same reason as activations.pyx: with gcc's default -ftrapping-math, a compare-select feeding
-# arithmetic (the clamp, amsgrad's maximum) is kept as a branch. Nothing reads the FP flags.
+# With gcc's default -ftrapping-math, a compare-select feeding arithmetic (the clamp,
+# amsgrad's maximum) is kept as a branch and the loop stays scalar; the header says why.
+cdef extern from "no_trapping_math.h":
+    pass
+
 cdef extern from *:
     """
-    #if defined(__GNUC__) && !defined(__clang__)
-    #pragma GCC optimize ("no-trapping-math")
-    #endif
     #ifdef _OPENMP
     #include <omp.h>
     static int tgr_optim_threads(void) { return omp_get_max_threads(); }
@@ -378,14 +382,25 @@ cdef inline int _common_kind(w, g, slots) noexcept:
     return kind
 
 
+cdef inline int _check_slot(str fn, str name, object slot, bint required) except -1:
+    """An optimizer state array: an ndarray, or None where the slot is optional. Anything else is
+    the caller's bug, not an array to leave to numpy: TypeError naming the function and slot."""
+    if cnp.PyArray_Check(slot) or (slot is None and not required):
+        return 0
+    kind = "a numpy array" if required else "a numpy array or None"
+    raise TypeError(f"{fn}: {name} must be {kind}, got {type(slot).__name__}")
+
+
 cdef inline void* _data(a) noexcept:
     return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
-def adam_update(w, g, cnp.ndarray m not None,
-                cnp.ndarray v not None, cnp.ndarray vhat, double scale, double lo, double hi, double decay,
+def adam_update(w, g, m, v, vhat, double scale, double lo, double hi, double decay,
                 bint decayed, double one_minus_beta_1, double one_minus_beta_2, double epsilon, double alpha):
     """Adam step on w in place (m, v, vhat updated); vhat None unless amsgrad. False: not done, use numpy."""
+    _check_slot("adam_update", "m", m, True)
+    _check_slot("adam_update", "v", v, True)
+    _check_slot("adam_update", "vhat", vhat, False)
     cdef int kind = _common_kind(w, g, (m, v, vhat))
     if kind < 0:
         return False
@@ -401,9 +416,10 @@ def adam_update(w, g, cnp.ndarray m not None,
     return True
 
 
-def sgd_update(w, g, cnp.ndarray m, double scale, double lo,
+def sgd_update(w, g, m, double scale, double lo,
                double hi, double decay, bint decayed, double lr, double momentum, bint nesterov):
     """SGD step on w in place; m (the momentum slot) None without momentum. False: use numpy."""
+    _check_slot("sgd_update", "m", m, False)
     cdef int kind = _common_kind(w, g, (m,))
     if kind < 0:
         return False
@@ -419,11 +435,13 @@ def sgd_update(w, g, cnp.ndarray m, double scale, double lo,
     return True
 
 
-def rmsprop_update(w, g, cnp.ndarray v not None,
-                   cnp.ndarray average_gradient, cnp.ndarray mom, double scale, double lo, double hi,
+def rmsprop_update(w, g, v, average_gradient, mom, double scale, double lo, double hi,
                    double decay, bint decayed, double lr, double rho, double one_minus_rho, double epsilon,
                    double momentum):
     """RMSprop step on w in place; average_gradient None unless centered, mom None without momentum."""
+    _check_slot("rmsprop_update", "v", v, True)
+    _check_slot("rmsprop_update", "average_gradient", average_gradient, False)
+    _check_slot("rmsprop_update", "mom", mom, False)
     cdef int kind = _common_kind(w, g, (v, average_gradient, mom))
     if kind < 0:
         return False
@@ -439,9 +457,10 @@ def rmsprop_update(w, g, cnp.ndarray v not None,
     return True
 
 
-def adagrad_update(w, g, cnp.ndarray accumulator not None,
-                   double scale, double lo, double hi, double decay, bint decayed, double lr, double epsilon):
+def adagrad_update(w, g, accumulator, double scale, double lo, double hi, double decay, bint decayed,
+                   double lr, double epsilon):
     """Adagrad step on w in place. False: use numpy."""
+    _check_slot("adagrad_update", "accumulator", accumulator, True)
     cdef int kind = _common_kind(w, g, (accumulator,))
     if kind < 0:
         return False

@@ -1,5 +1,6 @@
 """How many OpenMP threads the kernels' prange loops use (always 1 when built without OpenMP),
 and how the kernels were built."""
+import numpy as np
 
 cdef extern from *:
     """
@@ -44,10 +45,18 @@ def debug_build():
     return bool(tgr_debug())
 
 
-def bounds_probe(double[::1] values, Py_ssize_t index):
-    """values[index] with this build's checks: IndexError out of bounds on a debug build.
+def bounds_probe(values, Py_ssize_t index):
+    """values[index] (a 1-D float64 array) with this build's checks: IndexError out of bounds on a
+    debug build, from Cython's memoryview bounds check.
 
-    The release build does no bounds check here (reading past the end is undefined), so
-    only tests of the debug build call it with a bad index.
+    The release build has no such check, so it refuses an index outside [0, len) itself
+    (ValueError) instead of reading past the end.
     """
-    return values[index]
+    cdef const double[::1] view
+    if not isinstance(values, np.ndarray) or values.dtype != np.float64 or values.ndim != 1:
+        raise TypeError(f"bounds_probe: values must be a 1-D float64 array, got {values!r:.60}")
+    view = np.ascontiguousarray(values)
+    if not tgr_debug() and not 0 <= index < view.shape[0]:
+        raise ValueError(f"bounds_probe: index {index} is outside [0, {view.shape[0]}) and this release "
+                         f"build has no bounds checks")
+    return view[index]

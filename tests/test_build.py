@@ -34,3 +34,23 @@ def test_set_num_threads_round_trip():
         tr.set_num_threads(before)
     with pytest.raises(ValueError, match="at least 1"):
         tr.set_num_threads(0)
+
+
+def test_the_sdist_ships_every_kernel_source(monkeypatch):
+    """setup.py cythonizes cysrc/*.pyx, which cimport cysrc/*.pxd and include cysrc/*.h: an sdist
+    (what pip builds from when it does not build in the source tree) without one of them fails
+    to compile, so MANIFEST.in must select them all."""
+    from setuptools.command.egg_info import FileList
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    monkeypatch.chdir(root)
+    sources = sorted(os.path.join("cysrc", name) for name in os.listdir("cysrc")
+                     if name.endswith((".pyx", ".pxd", ".h")))
+    assert any(s.endswith(".h") for s in sources) and any(s.endswith(".pxd") for s in sources)
+    selected = FileList()
+    selected.set_allfiles(sources)
+    with open("MANIFEST.in") as manifest:
+        for line in manifest:
+            if line.strip() and not line.lstrip().startswith("#"):
+                selected.process_template_line(line)
+    assert sorted(selected.files) == sources
