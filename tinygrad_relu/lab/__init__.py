@@ -6,4 +6,14 @@
     kernels.py       claim 4: kernel cost per element (`tinygrad-relu kernels`)
     nonlinearity.py  claim 5: a linear stack against one ReLU layer
     demo.py          all five, their figure and relu_demo.json (`tinygrad-relu demo`)
+    sweep.py         the measurements over a grid, on a process pool or Dask (`tinygrad-relu sweep`);
+                     sweep_executors.py runs them, sweep_plot.py draws the table
 """
+
+
+def __getattr__(name):
+    # `tinygrad_relu.lab.sweep(grid)` after a bare `import tinygrad_relu.lab`
+    if name == "sweep":
+        import importlib
+        return importlib.import_module(".sweep", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
