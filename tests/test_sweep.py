@@ -289,3 +289,16 @@ def test_learning_rates_on_the_command_line():
     assert cli.make_parser().parse_args(["sweep", "--lrs", "0.01,default"]).lrs == [0.01, None]
     with pytest.raises(SystemExit):
         cli.make_parser().parse_args(["sweep", "--lrs", "-1"])
+
+
+def test_the_sweep_benchmark_runs_and_finds_the_tables_identical(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_sweep.py"), "--quick", "--no-dask",
+                           "--json", str(out)], cwd=str(ROOT), capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["identical_tables"] is True
+    assert set(report["sweeps"]) == {"local-1-spawn", "local-2-spawn"}
+    assert all(entry["median_wall_s"] > 0 for entry in report["sweeps"].values())
+    assert set(report["start_up"]) == {"spawn", "forkserver"}

@@ -208,6 +208,10 @@ def _sweep(args, say):
     except ImportError as exc:
         print(f"tinygrad-relu sweep: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"tinygrad-relu sweep: interrupted; the finished runs are saved in {args.out}: run the same command "
+              "again to go on", file=sys.stderr)
+        return 130
     say("")
     sweep.print_summary(rows, say)
     say(f"Wrote {os.path.join(args.out, 'sweep.csv')} and {os.path.join(args.out, 'sweep.json')}")

@@ -38,7 +38,7 @@ from .. import diagnostics, initializers, optimizers, utils
 from .._version import __version__
 from .common import (DATASETS, Out, accuracy, build_mlp, check_activation, default_initializer, load_dataset,
                      make_optimizer, pct, sci, table)
-from .sweep_executors import pinned_threads, run_all
+from .sweep_executors import check_executor, pinned_threads, run_all
 
 FORMAT = 1  # part of every run's key: bump it when a run measures something new
 
@@ -180,6 +180,9 @@ def measure_run(settings):
     }
 
 
+_ONE_RUN_AT_A_TIME = threading.Lock()
+
+
 def run_one(settings):
     """One row: the settings, the measurements, seconds; a failure is caught and recorded in 'error'.
 
@@ -197,8 +200,6 @@ def run_one(settings):
     row.update({k: settings[k] for k in SETTINGS}, **measured, seconds=seconds, error=error)
     return row
 
-
-_ONE_RUN_AT_A_TIME = threading.Lock()
 
 
 # ---- the table on disk ---------------------------------------------------------------------
@@ -281,8 +282,11 @@ def run(grid=None, executor="local", workers=None, out=None, scheduler=None, ret
     nothing is written and nothing resumes).
     """
     runs = expand_grid(grid)
+    n_workers = check_executor(executor, workers, scheduler)
     finished = {}
     if out is not None:
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise ValueError(f"sweep: out={out!r} is a file; give a directory for the table and the run files")
         os.makedirs(os.path.join(out, "runs"), exist_ok=True)
         finished = load_finished(out, runs)
         if retry_failed:
@@ -290,7 +294,7 @@ def run(grid=None, executor="local", workers=None, out=None, scheduler=None, ret
     pending = [s for s in runs if run_key(s) not in finished]
     # the costliest first, so no worker is left with a deep net at the end while the others idle
     pending.sort(key=lambda s: s["depth"] * s["width"] ** 2 * s["epochs"] * s["samples"], reverse=True)
-    where = f"{executor}, scheduler {scheduler}" if scheduler else f"{executor}, {workers or 'one per core'} workers"
+    where = f"{executor}, scheduler {scheduler}" if scheduler else f"{executor}, {n_workers} workers"
     say(f"sweep: {len(runs)} runs, {len(runs) - len(pending)} already in {out}, {len(pending)} to run ({where})"
         if out is not None else f"sweep: {len(runs)} runs ({where})")
     start = time.perf_counter()
@@ -324,7 +328,7 @@ def outcome(row):
     if row["error"] is not None:
         return f"FAILED {row['error']}"
     return (f"test accuracy {pct(row['test_accuracy'])}, first/last gradient {sci(row['grad_ratio'])}, "
-            f"dead {pct(row['dead_fraction'])}, {row['seconds']:.1f} s")
+            f"dead {pct(row['dead_fraction'])}, {row['seconds']:.2f} s")
 
 
 def print_summary(rows, say):

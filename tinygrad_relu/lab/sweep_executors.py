@@ -13,10 +13,11 @@ N workers keep N cores busy instead of 2N threads fighting for them. Pinned twic
 * at run time, around every run (``pinned_threads``): that also holds on an existing Dask
   cluster whose workers started with other settings.
 
-The local pool starts its workers with ``spawn``: a fresh interpreter per worker. ``fork`` would
-copy a parent whose OpenBLAS/OpenMP thread pools already exist, which can deadlock the child;
-``forkserver`` is safe too but measured no faster here (docs/sweep.md), and its server is one per
-parent process, started with whatever environment the first user gave it.
+The local pool starts its workers with ``spawn``: a fresh interpreter per worker, started with the
+environment above. ``fork`` would copy a parent whose OpenBLAS/OpenMP thread pools already exist,
+which can deadlock the child. ``forkserver`` is safe too and starts workers about 0.1 s sooner
+(docs/sweep.md), once per sweep; but its server is one per parent process, started with the
+environment of whoever used it first, so the one-thread environment might never reach our workers.
 """
 import contextlib
 import multiprocessing
@@ -26,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from .. import get_num_threads, set_num_threads, utils
 
 EXECUTORS = ("local", "dask")
+START_METHODS = ("spawn", "forkserver")  # never fork: see above
 DASK_INSTALL_HINT = 'pip install "tinygrad_relu[dask]"'
 ONE_THREAD_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
@@ -91,23 +93,28 @@ def check_executor(executor, workers, scheduler):
     return workers
 
 
-def run_all(fn, items, executor="local", workers=None, scheduler=None):
-    """Yield (item, fn(item) or the exception that lost it) as each finishes, on the chosen executor."""
+def run_all(fn, items, executor="local", workers=None, scheduler=None, start_method="spawn"):
+    """Yield (item, fn(item) or the exception that lost it) as each finishes, on the chosen executor.
+
+    ``start_method`` is how the local pool starts its workers (benchmarks/bench_sweep.py compares them).
+    """
     workers = check_executor(executor, workers, scheduler)
+    if start_method not in START_METHODS:
+        raise ValueError(f"sweep: start_method must be one of {', '.join(START_METHODS)}, got {start_method!r}")
     if executor == "dask":
         require_dask()  # the install hint now, before anything starts
     if not items:
         return iter(())
     if executor == "dask":
         return _dask_map(fn, items, workers, scheduler)
-    return _local_map(fn, items, min(workers, len(items)))
+    return _local_map(fn, items, min(workers, len(items)), start_method)
 
 
-def _local_map(fn, items, workers):
+def _local_map(fn, items, workers, start_method):
     # All submits happen inside the environment block: the pool starts a worker per submit
     # until it has `workers` of them, so every worker inherits the one-thread settings.
     with one_thread_environment():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(start_method))
         futures = {pool.submit(fn, item): item for item in items}
     try:
         for future in as_completed(futures):

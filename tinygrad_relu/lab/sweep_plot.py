@@ -98,7 +98,8 @@ def figure(rows, title=None):
     fig = Figure(figsize=(5.2 * columns, 8.4), layout="constrained")
     grid = fig.add_gridspec(2, columns)
 
-    ax = fig.add_subplot(grid[0, : columns // 2])
+    wide = (columns + 1) // 2  # the gradient panel, the sweep's main figure, gets the wider half
+    ax = fig.add_subplot(grid[0, :wide])
     init_split = _varying(rows, _INIT_SETTINGS)
     _per_activation(ax, rows, "depth", "grad_ratio", split_by=init_split)
     _depth_axis(ax, rows)
@@ -107,9 +108,12 @@ def figure(rows, title=None):
     ax.set_title("gradient reaching the first layer, at initialization")
     ax.legend(fontsize="small")
 
-    ax = fig.add_subplot(grid[0, columns // 2:])
+    ax = fig.add_subplot(grid[0, wide:])
     _per_activation(ax, rows, "lr", "dead_fraction")
     ax.set_xscale("log")
+    lrs = sorted({r["lr"] for r in rows})
+    ax.set_xticks(lrs, [f"{lr:g}" for lr in lrs])
+    ax.minorticks_off()
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("learning rate")
     ax.set_ylabel("dead units after training (fraction)")
@@ -126,7 +130,8 @@ def figure(rows, title=None):
         ax.set_ylabel("test accuracy")
         where = _label(chosen[0], others) if combo is not None else f"pooled over {', '.join(pooled_accuracy)}"
         ax.set_title("test accuracy against depth" + (f"\n({where})" if where else ""))
-        ax.legend(fontsize="small")
+        if i == 0:  # the colors are the same in every panel
+            ax.legend(fontsize="small")
     seeds = len({r["seed"] for r in rows})
     fig.suptitle(title or f"sweep of {len(rows)} runs: median and min-max over {seeds} seeds", fontsize=13)
     return fig
