@@ -8,12 +8,14 @@ the wall time of one grid on the local pool with 1 and 2 workers and on a Dask L
 
 Every timed sweep starts from nothing (no out directory, so nothing resumes), and the tables of all
 of them are checked to be identical but for the seconds column. With --repeats the executors take
-turns (ABBA order), so a load that rises or falls during the benchmark hits each alike; the load
-average after each sweep is printed: on a shared machine it says how far to trust the wall times.
+turns (ABBA order), so a load that rises or falls during the benchmark hits each alike. Printed
+after each sweep: the load average, and the CPU time of the workers beside the wall time (CPU / wall
+is how many cores the sweep got: about the number of workers on an idle machine, less on a shared one).
 """
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -44,16 +46,24 @@ def start_up(method, workers, repeats):
     return {"median_s": statistics.median(times), "all_s": times}
 
 
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_sweep(grid, executor, workers, start_method="spawn"):
+    """Wall seconds, CPU seconds of the worker processes (counted once they have exited), the rows."""
     runs = sweep.expand_grid(grid)
+    cpu = children_cpu_seconds()
     start = time.perf_counter()
     results = {sweep.run_key(s): row for s, row in
                sweep_executors.run_all(sweep.run_one, runs, executor, workers, start_method=start_method)}
     wall = time.perf_counter() - start
+    cpu = children_cpu_seconds() - cpu
     rows = [results[sweep.run_key(s)] for s in runs]
     lost = [row for row in rows if isinstance(row, BaseException)]
     assert not lost, lost[:3]
-    return wall, rows
+    return wall, cpu, rows
 
 
 def same_bits(a, b):
@@ -93,15 +103,18 @@ def main(argv=None):
     for repeat in range(args.repeats):
         for executor, workers, method in plan if repeat % 2 == 0 else plan[::-1]:
             name = f"{executor}-{workers}" + (f"-{method}" if executor == "local" else "")
-            wall, rows = timed_sweep(grid, executor, workers, method or "spawn")
+            wall, cpu, rows = timed_sweep(grid, executor, workers, method or "spawn")
             tables.setdefault(name, rows)
             run_seconds = sum(row["seconds"] for row in rows)
-            entry = report["sweeps"].setdefault(name, {"wall_s": [], "sum_of_run_seconds": [], "load_after": []})
+            entry = report["sweeps"].setdefault(name, {"wall_s": [], "cpu_s": [], "sum_of_run_seconds": [],
+                                                       "load_after": []})
             entry["wall_s"].append(wall)
+            entry["cpu_s"].append(cpu)
             entry["sum_of_run_seconds"].append(run_seconds)
             entry["load_after"].append(load())
-            print(f"{runs} runs, {name:<20}: {wall:7.1f} s wall, {run_seconds:7.1f} s inside the runs, "
-                  f"load {load()}")
+            # cores we got = CPU / wall: on an idle machine about the number of workers
+            print(f"{runs} runs, {name:<20}: {wall:7.1f} s wall, {cpu:7.1f} s CPU of the workers "
+                  f"({cpu / wall:.2f} cores), {run_seconds:7.1f} s inside the runs, load {load()}")
             report["identical_tables"] = same_bits(next(iter(tables.values())), rows)
             if not report["identical_tables"]:
                 print(f"{name}: the table differs from {next(iter(tables))}'s")

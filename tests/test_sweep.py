@@ -156,6 +156,10 @@ def test_the_table_is_written_as_csv_and_json(tmp_path, in_process):
 
 def test_the_module_is_the_function_the_issue_names(tmp_path):
     assert tinygrad_relu.lab.sweep is sweep and callable(sweep)
+    fresh = subprocess.run([sys.executable, "-c", "import tinygrad_relu as tr; s = tr.lab.sweep; "
+                            "print(callable(s), s.run is s.__dict__['run'])"],
+                           env=environment(), capture_output=True, text=True, timeout=60, check=False)
+    assert fresh.stdout.split() == ["True", "True"], fresh.stderr[-2000:]
     rows = tinygrad_relu.lab.sweep({**TINY, "activations": "relu", "depths": 1, "seeds": 0}, executor="local",
                                    workers=1, out=None)
     assert len(rows) == 1 and rows[0]["error"] is None
