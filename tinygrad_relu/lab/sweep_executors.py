@@ -15,9 +15,9 @@ N workers keep N cores busy instead of 2N threads fighting for them. Pinned twic
 
 The local pool starts its workers with ``spawn``: a fresh interpreter per worker, started with the
 environment above. ``fork`` would copy a parent whose OpenBLAS/OpenMP thread pools already exist,
-which can deadlock the child. ``forkserver`` is safe too and starts workers about 0.1 s sooner
-(docs/sweep.md), once per sweep; but its server is one per parent process, started with the
-environment of whoever used it first, so the one-thread environment might never reach our workers.
+which can deadlock the child. ``forkserver`` is safe too and was not reliably faster to start
+(docs/sweep.md); but its server is one per parent process, started with the environment of
+whoever used it first, so the one-thread environment might never reach our workers.
 """
 import contextlib
 import multiprocessing
