@@ -34,6 +34,22 @@ def load():
     return "/".join(f"{v:.2f}" for v in os.getloadavg())
 
 
+def spin(seconds):
+    """A pure-Python loop for `seconds` of wall time; returns the CPU seconds it got."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    while time.perf_counter() - wall < seconds:
+        pass
+    return time.process_time() - cpu
+
+
+def cores_available(processes, seconds=3.0):
+    """Cores the machine gives `processes` busy processes at once (sum of CPU / wall): the control.
+
+    If two spinning processes get no more than one, two sweep workers cannot either."""
+    answers = list(sweep_executors.run_all(spin, [seconds] * processes, "local", processes))
+    return sum(cpu for _, cpu in answers) / seconds
+
+
 def start_up(method, workers, repeats):
     """Seconds from creating a pool to every worker having answered once (median of `repeats`)."""
     times = []
@@ -90,6 +106,10 @@ def main(argv=None):
     for method in sweep_executors.START_METHODS:
         report["start_up"][method] = start_up(method, 2, 1 if args.quick else 5)
         print(f"start 2 workers, {method:<10}: {report['start_up'][method]['median_s']:.2f} s (median)")
+
+    report["cores_available"] = {n: cores_available(n, 1.0 if args.quick else 3.0) for n in (1, 2)}
+    print("control, pure-Python loops: " + ", ".join(f"{n} process{'es' if n > 1 else ''} got {c:.2f} cores"
+                                                     for n, c in report["cores_available"].items()))
 
     runs = len(sweep.expand_grid(grid))
     report["sweeps"], tables = {}, {}

@@ -317,3 +317,4 @@ def test_the_sweep_benchmark_runs_and_finds_the_tables_identical(tmp_path):
     assert set(report["sweeps"]) == {"local-1-spawn", "local-2-spawn"}
     assert all(entry["median_wall_s"] > 0 for entry in report["sweeps"].values())
     assert set(report["start_up"]) == {"spawn", "forkserver"}
+    assert set(report["cores_available"]) == {"1", "2"} and report["cores_available"]["1"] > 0
