@@ -5,18 +5,21 @@
     tinygrad-relu dying [--scenario bias|lr] ...                      dead ReLU units and the Leaky/PReLU/ELU fix
     tinygrad-relu kernels [--size N]                                  forward+backward time per element
     tinygrad-relu playground [--port 8765] [--no-browser]             watch training live in the browser
+    tinygrad-relu sweep --depths 2,8,32 --seeds 0-4 [--executor dask] grid of runs on a process pool or Dask
 """
 import argparse
 import os
 import sys
 
-from . import optimizers
+from . import optimizers, plot
 from ._version import __version__
+from .lab import sweep, sweep_plot
 from .lab.common import DATASETS, LAB_ACTIVATIONS, Out, write_json
 from .lab.compare import ACTIVATIONS, print_compare, run_compare
 from .lab.demo import demo
 from .lab.dying import DYING_ACTIVATIONS, DYING_SCENARIOS, print_dying, run_dying
 from .lab.kernels import KERNEL_ACTIVATIONS, print_kernels, run_kernels
+from .lab.sweep_executors import EXECUTORS
 from .ops.activation import KERNEL_BACKED
 
 
@@ -50,7 +53,7 @@ def make_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Start with:  tinygrad-relu demo")
     parser.add_argument("--version", action="version", version=f"tinygrad_relu {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,compare,dying,kernels,playground}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,compare,dying,kernels,playground,sweep}")
 
     p = sub.add_parser("demo", help="claims 1-5 in under a minute: tables, relu_demo.json, relu_demo.png",
                        description="Runs the five ReLU claims (sparsity, vanishing gradients, dying units, kernel\n"
@@ -119,7 +122,55 @@ def make_parser():
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
     p.add_argument("--no-browser", action="store_true", help="do not open the page in a browser")
+    p = sub.add_parser("sweep", help="the lab's measurements over a grid of settings, on a process pool or Dask",
+                       description="Trains one MLP per combination of the grid options and seed, one thread per run,\n"
+                                   "on a local process pool or a Dask cluster; writes OUT/sweep.csv, OUT/sweep.json\n"
+                                   "and one file per finished run, so an interrupted sweep resumes where it stopped.\n"
+                                   "Lists are comma-separated; integers also as ranges (--seeds 0-4).",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    grid = {key: default for key, (_, default) in sweep.GRID.items()}
+    p.add_argument("--activations", type=_names, default=list(grid["activations"]),
+                   help=f"from {', '.join(LAB_ACTIVATIONS)} (default {','.join(grid['activations'])})")
+    p.add_argument("--depths", type=_integers, default=list(grid["depths"]), help="hidden layers (default 2,4,8,16,32)")
+    p.add_argument("--widths", type=_integers, default=list(grid["widths"]), help="units per hidden layer (default 32)")
+    p.add_argument("--inits", type=_names, default=["auto"], help="kernel initializers (default auto: he_normal for "
+                   "the ReLU family, glorot_uniform for sigmoid/tanh)")
+    p.add_argument("--optimizers", type=_names, default=["adam"], help=f"from {', '.join(optimizers.names())} "
+                   "(default adam)")
+    p.add_argument("--lrs", type=_learning_rates, default=[None], help="learning rates (default: each optimizer's)")
+    p.add_argument("--seeds", type=_integers, default=list(grid["seeds"]), help="seeds (default 0-4)")
+    p.add_argument("--dataset", default="spirals", choices=DATASETS)
+    p.add_argument("--epochs", type=_positive(int), default=grid["epochs"][0], help="default %(default)s")
+    p.add_argument("--samples", type=_positive(int), default=grid["samples"][0],
+                   help="samples, train + test (default %(default)s)")
+    p.add_argument("--batch-size", type=_positive(int), default=grid["batch_sizes"][0], help="default %(default)s")
+    p.add_argument("--executor", default="local", choices=EXECUTORS,
+                   help="local: a process pool here (default); dask: a Dask cluster (pip install \"tinygrad_relu[dask]\")")
+    p.add_argument("--workers", type=_positive(int), default=None,
+                   help="worker processes (default: one per core); not with --scheduler")
+    p.add_argument("--scheduler", default=None, help="tcp://host:port of an existing Dask cluster (with --executor dask)")
+    p.add_argument("--out", default="sweep", help="directory for the table and the per-run files (default ./sweep)")
+    p.add_argument("--retry-failed", action="store_true", help="run the failed runs of an earlier sweep again")
+    p.add_argument("--plot", action="store_true", help="draw OUT/sweep.png from the table (needs matplotlib)")
     return parser
+
+
+def _integers(text):
+    """'2,4,8' or '0-4' (inclusive) or both: '1,3-5'."""
+    values = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        first, _, last = part.partition("-")
+        try:
+            values.extend(range(int(first), int(last) + 1) if last else [int(first)])
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected integers like 2,4,8 or 0-4, got {part!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one integer")
+    return values
+
+
+def _learning_rates(text):
+    return [None if name == "default" else _positive(float)(name) for name in _names(text)]
 
 
 def main(argv=None):
@@ -156,6 +207,8 @@ def _run(args, say):
             _report(run_kernels(args.activations, size=args.size, repeats=args.repeats, dtype=args.dtype,
                                 threads=args.threads, say=say),
                     print_kernels, args.json, say)
+        elif args.command == "sweep":
+            return _sweep(args, say)
     except (ValueError, FileNotFoundError) as exc:
         print(f"tinygrad-relu {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -173,6 +226,37 @@ def _playground(args):
         playground.serve(host=args.host, port=args.port, open_browser=not args.no_browser)
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _sweep(args, say):
+    grid = {"activations": args.activations, "depths": args.depths, "widths": args.widths, "inits": args.inits,
+            "optimizers": args.optimizers, "lrs": args.lrs, "seeds": args.seeds, "dataset": args.dataset,
+            "epochs": args.epochs, "samples": args.samples, "batch_sizes": args.batch_size}
+    try:
+        if args.plot:
+            plot.require_matplotlib()  # before the runs, not after them
+        rows = sweep.run(grid, executor=args.executor, workers=args.workers, out=args.out, scheduler=args.scheduler,
+                         retry_failed=args.retry_failed, say=say)
+    except ImportError as exc:
+        print(f"tinygrad-relu sweep: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tinygrad-relu sweep: interrupted; the finished runs are saved in {args.out}: run the same command "
+              "again to go on", file=sys.stderr)
+        return 130
+    say("")
+    sweep.print_summary(rows, say)
+    say(f"Wrote {os.path.join(args.out, 'sweep.csv')} and {os.path.join(args.out, 'sweep.json')}")
+    if args.plot:
+        say(f"Wrote {sweep_plot.write_figure(rows, os.path.join(args.out, 'sweep.png'))}")
+    failed = sum(row["error"] is not None for row in rows)
+    lost = sum(row["error"] is not None and row["error"].startswith(sweep.LOST) for row in rows)
+    if failed:
+        say(f"{failed} of {len(rows)} runs failed: see the error column")
+    if lost:
+        say(f"{lost} of them lost their worker and were not saved: run the same command again to retry them")
+        return 1
     return 0
 
 

@@ -7,4 +7,14 @@
     nonlinearity.py  claim 5: a linear stack against one ReLU layer
     demo.py          all five and relu_demo.json (`tinygrad-relu demo`)
     figure.py        the demo's figure, relu_demo.png
+    sweep.py         the measurements over a grid, on a process pool or Dask (`tinygrad-relu sweep`);
+                     sweep_executors.py runs them, sweep_plot.py draws the table
 """
+
+
+def __getattr__(name):
+    # `tinygrad_relu.lab.sweep(grid)` after a bare `import tinygrad_relu.lab`
+    if name == "sweep":
+        import importlib
+        return importlib.import_module(".sweep", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
