@@ -14,20 +14,15 @@ registers. Two habits keep that true:
   every constant typed: a bare ``2`` is the double 2.0 in C and silently turns a float
   loop into float -> double -> float conversions.
 
-The kernels loop over whatever arrays they are given and know nothing of threads: the
-drivers in activation_drivers.pxd call a kernel once on the whole array, or once per thread
-on a slice from ``PARALLEL_MIN_CHEAP`` elements on (the memory-bound relu family) or
-``PARALLEL_MIN_COSTLY`` (kernels computing exp/tanh/erf), both measured on a 2-core machine
-with benchmarks/bench_activations.py --thresholds. exp, tanh and erfc are fastmath.h's, which
-vectorize (libm's are opaque calls that keep a loop scalar).
-
-The ``def`` functions at the bottom take float32/float64 arrays of any shape and layout
-(a non-C-contiguous input is copied into C order first), check them (kernel_args.pxd),
-allocate the output in C order, and hand the driver flat views; the softmax family works
-on the rows of the last axis. Kernels return 0, or -1 with IndexError set when the debug
-build's bounds checks catch an index (``except -1``: the error reaches the caller from
-serial and threaded loops alike instead of being printed and lost).
-
+Kernels know nothing of threads: the drivers in activation_drivers.pxd call one on the whole
+array, or once per thread on a slice from ``PARALLEL_MIN_CHEAP`` elements (the memory-bound
+relu family) or ``PARALLEL_MIN_COSTLY`` (exp/tanh/erf), both measured on 2 cores with
+benchmarks/bench_activations.py --thresholds. exp, tanh and erfc are fastmath.h's, which
+vectorize (libm's are opaque calls that keep a loop scalar). The ``def`` functions at the
+bottom take float32/float64 arrays of any shape and layout (copied into C order if need be),
+check them (kernel_args.pxd), allocate the output and hand the driver flat views (the softmax
+family: the rows of the last axis). Kernels return 0, or -1 with IndexError set when the debug
+build's bounds checks catch an index, so the error reaches the caller from threaded loops too.
 NaN propagates through every forward (relu(nan) is nan, as in PyTorch). ReLU'(0) = 0.
 """
 cimport numpy as cnp
