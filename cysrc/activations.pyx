@@ -30,15 +30,13 @@ from cython cimport floating
 from libc.math cimport INFINITY
 
 from activation_drivers cimport Settings, no_settings, forward_pass, backward_pass
-from fastmath cimport (fast_exp, fast_expm1, fast_log1p_unit, fast_tanh, fast_erfc, gelu_slope, libm_log,
-                       absolute, map_primitive)
+from fastmath cimport fast_exp, fast_expm1, fast_log1p_unit, fast_tanh, fast_erfc, gelu_slope, libm_log, absolute, map_primitive
 from kernel_args cimport run_bounds_probe
 
 import numpy as np
 
 cnp.import_array()
 
-# Measured crossover points (elements) above which two threads beat one; see module docstring.
 cdef Py_ssize_t PARALLEL_MIN_CHEAP = 131_072
 cdef Py_ssize_t PARALLEL_MIN_COSTLY = 16_384
 
