@@ -43,7 +43,7 @@ def test_claim1_reading(run):
 
 def test_claim2_backward_reading(run):
     adam = run["report"]["vanishing"]["adam"]
-    text = section(run["stdout"], "Claim 2 -", "[3/5]")
+    text = section(run["stdout"], "Claim 2 -", "[3/6]")
     sigmoid_factor = factor(adam["sigmoid"]["act_grad_norms"])
     assert 0.2 < sigmoid_factor <= 0.25  # just under the bound sigmoid' <= 0.25
     assert f"multiplied by {sigmoid_factor:.3f} on average, below the 0.25 that sigmoid' <= 0.25 allows" in text
@@ -59,7 +59,7 @@ def test_claim2_backward_reading(run):
 
 def test_claim2_forward_reading(run):
     adam = run["report"]["vanishing"]["adam"]
-    text = section(run["stdout"], "Claim 2 -", "[3/5]")
+    text = section(run["stdout"], "Claim 2 -", "[3/6]")
     assert spread_ratio(adam["sigmoid"]["forward_spread"]) < 1e-2
     assert spread_ratio(adam["relu"]["forward_spread"]) > 0.1
     assert "the forward signal fades too" in text and "nearly the same vector for every input" in text
@@ -67,7 +67,7 @@ def test_claim2_forward_reading(run):
 
 def test_claim2_optimizer_reading(run):
     vanishing = run["report"]["vanishing"]
-    text = section(run["stdout"], "Claim 2 -", "[3/5]")
+    text = section(run["stdout"], "Claim 2 -", "[3/6]")
     sgd_sigmoid = vanishing["sgd"]["sigmoid"]["weight_rel_change"]
     assert sgd_sigmoid[0] < 1e-3 * sgd_sigmoid[-1]  # SGD: the first kernel stays where it started
     assert "the sigmoid net's first kernel hardly moved" in text
@@ -105,7 +105,7 @@ def test_claim3_bias_reading(run):
 def test_claim3_large_lr_reading(run):
     large_lr = run["report"]["dying"]["lr"]
     stdout = run["stdout"]
-    text = section(stdout[stdout.index("Claim 3 -"):], "setting 'lr':", "[4/5]")
+    text = section(stdout[stdout.index("Claim 3 -"):], "setting 'lr':", "[4/6]")
     relu = large_lr["relu"]
     others = {n: r["test_accuracy"] for n, r in large_lr.items() if n != "relu"}
     assert relu["died_in_training"] >= 0.3 and relu["dead_trained"] > relu["dead_at_init"]
@@ -132,7 +132,26 @@ def test_claim3_large_lr_reading(run):
 
 def test_claim5_reading(run):
     nonlin = run["report"]["nonlinearity"]
-    text = section(run["stdout"], "Claim 5 -", "Done in")
+    text = section(run["stdout"], "Claim 5 -", "[6/6]")
     assert nonlin["linear_stack"]["test_accuracy"] < 0.7
     assert nonlin["one_relu_layer"]["test_accuracy"] > nonlin["linear_stack"]["test_accuracy"] + 0.2
     assert f"one ReLU layer bends them and reaches {pct(nonlin['one_relu_layer']['test_accuracy'])}" in text
+
+
+def test_claim6_reading(run):
+    residual = run["report"]["residual"]
+    text = section(run["stdout"], "Claim 6 -", "Done in")
+    depth = run["report"]["settings"]["residual"]["depth"]
+    plain_glorot, plain_he = residual["plain, glorot_uniform"], residual["plain, he_normal"]
+    res_glorot, res_he = residual["residual, glorot_uniform"], residual["residual, he_normal"]
+    ratio = plain_glorot["act_grad_norms"][0] / plain_glorot["act_grad_norms"][-1]
+    assert ratio < 1e-4 and plain_glorot["test_accuracy"] < 0.5  # Keras' default init starves the plain stack
+    assert f"the plain {depth}-layer stack multiplies the gradient by {factor(plain_glorot['act_grad_norms']):.2f}" in text
+    assert f"learns {pct(plain_glorot['test_accuracy'])} (near chance)" in text
+    assert 0.9 < factor(plain_he["act_grad_norms"]) < 1.1  # He's rule keeps the gradient's size per layer
+    assert f"the per-layer factor is {factor(plain_he['act_grad_norms']):.2f}" in text
+    for r in (res_glorot, res_he):  # the identity path: layer 1 gets at least what the last layer gets
+        assert r["act_grad_norms"][0] >= r["act_grad_norms"][-1]
+        assert r["test_accuracy"] >= 0.9
+        assert f"{pct(r['test_accuracy'])} ({r['initializer']})" in text
+    assert res_glorot["test_accuracy"] > plain_glorot["test_accuracy"] + 0.5

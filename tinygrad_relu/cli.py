@@ -1,6 +1,6 @@
 """The `tinygrad-relu` command: the lab's experiments (tinygrad_relu/lab/) from the shell.
 
-    tinygrad-relu demo [--out DIR] [--seed S] [--quick]   claims 1-5, tables, relu_demo.json, relu_demo.png
+    tinygrad-relu demo [--out DIR] [--seed S] [--quick]   claims 1-6, tables, relu_demo.json, relu_demo.png
     tinygrad-relu compare --activations relu,sigmoid --depth 10 ...   vanishing gradients, sparsity, accuracy
     tinygrad-relu dying [--scenario bias|lr] ...                      dead ReLU units and the Leaky/PReLU/ELU fix
     tinygrad-relu kernels [--size N]                                  forward+backward time per element
@@ -55,9 +55,9 @@ def make_parser():
     parser.add_argument("--version", action="version", version=f"tinygrad_relu {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{demo,compare,dying,kernels,playground,sweep}")
 
-    p = sub.add_parser("demo", help="claims 1-5 in under a minute: tables, relu_demo.json, relu_demo.png",
-                       description="Runs the five ReLU claims (sparsity, vanishing gradients, dying units, kernel\n"
-                                   "cost, non-linearity) on embedded data and writes relu_demo.json and relu_demo.png.",
+    p = sub.add_parser("demo", help="claims 1-6 in about a minute: tables, relu_demo.json, relu_demo.png",
+                       description="Runs the six ReLU claims (sparsity, vanishing gradients, dying units, kernel cost,\n"
+                                   "non-linearity, skip connections) on embedded data; writes relu_demo.json and .png.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=".", help="directory for relu_demo.json and relu_demo.png (default: here)")
     p.add_argument("--seed", type=int, default=0, help="seed for data and weights (default 0)")
@@ -80,6 +80,8 @@ def make_parser():
     p.add_argument("--batch-size", type=_positive(int), default=32)
     p.add_argument("--init", default="auto", help="kernel initializer (default: he_normal for the ReLU family, "
                    "glorot_uniform for sigmoid/tanh)")
+    p.add_argument("--residual", action="store_true", help="skip connections: every hidden layer after the first "
+                   "is a residual block h + act(Dense(h)) (claim 6 of the demo)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="also write the results to this JSON file")
 
@@ -194,7 +196,8 @@ def _run(args, say):
         elif args.command == "compare":
             _report(run_compare(args.activations, depth=args.depth, width=args.width, dataset=args.dataset,
                                 samples=args.samples, epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
-                                batch_size=args.batch_size, seed=args.seed, initializer=args.init, say=say),
+                                batch_size=args.batch_size, seed=args.seed, initializer=args.init,
+                                residual=args.residual, say=say),
                     print_compare, args.json, say)
         elif args.command == "dying":
             _report(run_dying(args.activations, scenario=args.scenario, depth=args.depth, width=args.width,

@@ -54,10 +54,10 @@ def layer_activation(layer):
 
 
 def _layers(model):
-    layers = getattr(model, "layers", None)
-    if layers is None:
-        raise TypeError(f"diagnostics: expected a model with .layers (a Sequential), got {type(model).__name__}")
-    return list(layers)
+    if getattr(model, "layer_outputs", None) is None or getattr(model, "layers", None) is None:
+        raise TypeError("diagnostics: expected a Sequential or a functional model (one that can show each layer's "
+                        f"output), got {type(model).__name__}")
+    return list(model.layers)
 
 
 def hidden_layers(model):
@@ -75,14 +75,14 @@ def _as_input(model, x):
 
 
 def _forward(model, x, record_grads):
-    """Run the layers one by one; returns [(layer, output Tensor)]."""
-    h = _as_input(model, x)
-    outputs = []
-    for layer in _layers(model):
-        h = layer(h, training=False)
-        if record_grads and h.requires_grad:
-            h.retain_grad()
-        outputs.append((layer, h))
+    """Run the model layer by layer (``model.layer_outputs``: a Sequential's stack, a functional
+    model's graph); returns [(layer, output Tensor)]."""
+    _layers(model)
+    outputs = model.layer_outputs(_as_input(model, x), training=False)
+    if record_grads:
+        for _, h in outputs:
+            if h.requires_grad:
+                h.retain_grad()
     return outputs
 
 

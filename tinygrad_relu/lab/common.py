@@ -12,8 +12,8 @@ import textwrap
 import numpy as np
 
 from .. import activations, datasets, initializers, optimizers, utils
-from ..layers import Dense, Input, LeakyReLU, PReLU
-from ..models import Sequential
+from ..layers import Add, Dense, Input, LeakyReLU, PReLU
+from ..models import Model, Sequential
 from ..ops.activation import NAMES as ACTIVATION_NAMES
 
 SYNTHETIC = tuple(datasets.GENERATORS)
@@ -61,6 +61,12 @@ def one_in(ratio):
     digits = max(0, int(math.floor(math.log10(denominator))) - 1)  # two significant digits
     rounded = int(round(denominator / 10 ** digits) * 10 ** digits)
     return f"1/{rounded:,}"
+
+
+def share(ratio):
+    """one_in(ratio) worded to go before "what ...": '1/4,000 of' or '0.57 times'."""
+    text = one_in(ratio)
+    return text if text.endswith("times") or text == "nothing" else f"{text} of"
 
 
 def say_reading(sentences, say, width=110):
@@ -167,6 +173,46 @@ def build_mlp(activation, depth, width, n_inputs, n_classes, initializer="auto",
             model.add(LeakyReLU(negative_slope=slope))
     model.add(Dense(n_classes, activation="softmax"))
     return model
+
+
+def residual_branch_initializer(initializer, blocks):
+    """``initializer`` (a VarianceScaling rule such as he_normal) with its variance divided by ``blocks``.
+
+    h + f(h) adds f's variance to h's at every block: with the plain rule the forward signal would
+    double ``blocks`` times. A branch that starts at 1/blocks of it starts each block near the identity
+    and bounds the growth over the whole stack by (1 + 1/blocks)^blocks < e (the idea of Fixup and
+    of zero-initialized residual branches).
+    """
+    rule = initializers.get(initializer)
+    if not isinstance(rule, initializers.VarianceScaling):
+        raise ValueError(f"residual nets here scale a VarianceScaling initializer per block; got {initializer!r}")
+    return initializers.VarianceScaling(scale=rule.scale / max(1, blocks), mode=rule.mode,
+                                        distribution=rule.distribution)
+
+
+def build_residual_mlp(activation, depth, width, n_inputs, n_classes, initializer="auto"):
+    """The functional twin of ``build_mlp`` with skip connections: ``depth`` hidden Dense layers of ``width``
+    units, the first from the input, each later one a residual block h = h + act(Dense(h)), then softmax.
+
+    The branches' kernels start at 1/(depth - 1) of ``initializer``'s variance (residual_branch_initializer).
+    """
+    slope = leaky_slope(activation)
+    separate_layer = activation == "prelu" or slope is not None
+    if initializer == "auto":
+        initializer = default_initializer(activation)
+    branch_initializer = residual_branch_initializer(initializer, depth - 1)
+
+    def hidden(h, kernel_initializer):
+        h = Dense(width, activation=None if separate_layer else activation, kernel_initializer=kernel_initializer)(h)
+        if activation == "prelu":
+            return PReLU()(h)
+        return LeakyReLU(negative_slope=slope)(h) if slope is not None else h
+
+    inputs = Input(shape=(n_inputs,))
+    h = hidden(inputs, initializer)
+    for _ in range(depth - 1):
+        h = Add()([h, hidden(h, branch_initializer)])
+    return Model(inputs, Dense(n_classes, activation="softmax")(h), name=f"residual_mlp_{activation}")
 
 
 def kernel_snapshot(model):

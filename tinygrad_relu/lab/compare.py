@@ -12,8 +12,10 @@ import numpy as np
 
 from .. import activations, diagnostics, utils
 from ..tensor import Tensor
-from .common import (Out, accuracy, build_mlp, check_activation, default_initializer, kernel_snapshot, load_dataset,
-                     make_optimizer, near_chance, one_blas_thread, one_in, pct, relative_change, say_reading, sci, table)
+from .common import (Out, accuracy, build_mlp, build_residual_mlp, check_activation, default_initializer,
+                     kernel_snapshot, load_dataset,
+                     make_optimizer, near_chance, one_blas_thread, one_in, pct, relative_change, say_reading, sci,
+                     share, table)
 
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh")
 SIGMOID_SLOPE_BOUND = 0.25  # sigmoid'(x) = s(1 - s) <= 1/4, reached at x = 0
@@ -21,14 +23,16 @@ SIGMOID_SLOPE_BOUND = 0.25  # sigmoid'(x) = s(1 - s) <= 1/4, reached at x = 0
 
 @one_blas_thread
 def run_compare(activation_names=ACTIVATIONS, depth=10, width=64, dataset="spirals", samples=900, epochs=30,
-                lr=None, optimizer="adam", batch_size=32, seed=0, initializer="auto", say=Out(quiet=True)):
+                lr=None, optimizer="adam", batch_size=32, seed=0, initializer="auto", residual=False,
+                say=Out(quiet=True)):
     """Train one deep MLP per activation on the same data from the same seed.
 
     Per activation, at initialization: kernel gradient norms and their RMS per weight, |dL/dh|
     per hidden layer, the forward spread per hidden layer; sparsity/dead/saturation at
     initialization and after training; how far each kernel moved; test accuracy per epoch and
     at the end, and the training time. Lists are per layer, input side first. The trained
-    models are under the private key '_models' (not written to JSON).
+    models are under the private key '_models' (not written to JSON). ``residual=True`` builds each
+    net with skip connections (``build_residual_mlp``: h = h + act(Dense(h)) after the first layer).
     """
     for name in activation_names:
         check_activation(name)
@@ -36,9 +40,11 @@ def run_compare(activation_names=ACTIVATIONS, depth=10, width=64, dataset="spira
     n_classes = int(max(y.max(), y_test.max())) + 1
     results, models = {}, {}
     for name in activation_names:
-        say(f"  {name:<11} training {depth}x{width} {optimizer}, {epochs} epochs ... ", end="")
+        say(f"  {name:<11} training {depth}x{width}{' residual' if residual else ''} {optimizer}, {epochs} epochs ... ",
+            end="")
         utils.set_random_seed(seed)  # every activation starts from the same random stream
-        model = build_mlp(name, depth, width, x.shape[1], n_classes, initializer)
+        build = build_residual_mlp if residual else build_mlp
+        model = build(name, depth, width, x.shape[1], n_classes, initializer)
         model.compile(optimizer=make_optimizer(optimizer, lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
         at_init = diagnostics.probe(model, x_test, y_test)
@@ -86,7 +92,7 @@ def run_compare(activation_names=ACTIVATIONS, depth=10, width=64, dataset="spira
         say(f"test accuracy {pct(r['test_accuracy'])}, {seconds:.1f} s")
     return {"settings": {"activations": list(activation_names), "depth": depth, "width": width, "dataset": dataset,
                          "samples": samples, "epochs": epochs, "optimizer": optimizer, "learning_rate": lr,
-                         "batch_size": batch_size, "seed": seed, "initializer": initializer},
+                         "batch_size": batch_size, "seed": seed, "initializer": initializer, "residual": residual},
             "n_classes": n_classes, "results": results, "_models": models, "_data": (x_test, y_test)}
 
 
@@ -182,7 +188,8 @@ def print_compare(compare, say):
     say(table(["activation", "optimizer", "W first", f"W {middle}", "W last", "dead: init -> end", "saturated",
                "test acc", "seconds"], rows))
     lrs = ", ".join(f"{o} lr {run['settings']['learning_rate'] or 'default'}" for o, run in runs.items())
-    say(f"  ({depth} hidden layers of {s['width']}, {s['dataset']}, {lrs}, {s['epochs']} epochs, batch "
+    kind = "residual blocks" if s.get("residual") else "hidden layers"
+    say(f"  ({depth} {kind} of {s['width']}, {s['dataset']}, {lrs}, {s['epochs']} epochs, batch "
         f"{s['batch_size']};\n   dead = output 0 for every test sample; saturated after training; chance level is "
         f"{pct(1 / first['n_classes'])})")
     for paragraph in vanishing_readings(runs):
@@ -199,13 +206,18 @@ def vanishing_readings(runs):
     sig, rel = results.get("sigmoid"), results.get("relu")
     if sig is not None and per_layer_factor(sig) is not None:
         factor = per_layer_factor(sig)
-        bound = (f"below the {SIGMOID_SLOPE_BOUND} that sigmoid' <= {SIGMOID_SLOPE_BOUND} allows once the weights "
-                 f"keep the gradient's size" if factor <= SIGMOID_SLOPE_BOUND else
-                 f"above the {SIGMOID_SLOPE_BOUND} of sigmoid' <= {SIGMOID_SLOPE_BOUND}: here the weights enlarge "
-                 f"the gradient more than sigmoid' shrinks it")
+        if first["settings"].get("residual"):
+            bound = (f"while sigmoid' <= {SIGMOID_SLOPE_BOUND}: through a residual block h + f(h) the identity "
+                     f"passes the gradient back whole, whatever f' is")
+        elif factor <= SIGMOID_SLOPE_BOUND:
+            bound = (f"below the {SIGMOID_SLOPE_BOUND} that sigmoid' <= {SIGMOID_SLOPE_BOUND} allows once the weights "
+                     f"keep the gradient's size")
+        else:
+            bound = (f"above the {SIGMOID_SLOPE_BOUND} of sigmoid' <= {SIGMOID_SLOPE_BOUND}: here the weights enlarge "
+                     f"the gradient more than sigmoid' shrinks it")
         backward.append(f"going back one layer, the gradient reaching a sigmoid layer's output is multiplied by "
                         f"{factor:.3f} on average, {bound}; over {depth - 1} layers, hidden layer 1 gets "
-                        f"{one_in(backward_ratio(sig))} of what layer {depth} gets")
+                        f"{share(backward_ratio(sig))} what layer {depth} gets")
     factors = [f"{name} {per_layer_factor(r):.2f}" for name, r in results.items()
                if name != "sigmoid" and per_layer_factor(r) is not None]
     if factors:

@@ -1,4 +1,4 @@
-"""The demo's figure, relu_demo.png: one sheet of fifteen panels, the evidence for claims 1-5.
+"""The demo's figure, relu_demo.png: one sheet of seventeen panels, the evidence for claims 1-6.
 
 Each activation keeps one colour on every panel; in claim 2, solid lines are Adam and dashed
 lines SGD. Every dead fraction is shown with the test accuracy of its net.
@@ -84,11 +84,43 @@ def _dead_split(ax, dying):
     ax.legend(fontsize="x-small", loc="lower right")
 
 
+RESIDUAL_STYLE = {"plain": "--", "residual": "-"}
+INITIALIZER_COLOUR = {"glorot_uniform": "tab:purple", "he_normal": "tab:blue"}
+
+
+def _skip_connections(axes, report):
+    """Claim 6: |dL/dh| per layer at initialization, then test accuracy per epoch, plain against residual."""
+    results = report.get("residual")
+    if not results:
+        for ax in axes:
+            ax.set_axis_off()
+        return
+    depth = report["settings"]["residual"]["depth"]
+    for name, r in results.items():
+        style = dict(color=INITIALIZER_COLOUR.get(r["initializer"], "tab:gray"),
+                     linestyle=RESIDUAL_STYLE.get(r["structure"], "-"))
+        norms = r["act_grad_norms"]
+        axes[0].plot(np.arange(1, len(norms) + 1), norms, label=name, **style)
+        accuracy = r["history"]["val_accuracy"]
+        axes[1].plot(np.arange(1, len(accuracy) + 1), accuracy, label=f"{name}: {pct(r['test_accuracy'])}", **style)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("hidden layer (input side first)")
+    axes[0].set_ylabel("|dL/dh| at init")
+    axes[0].set_title(f"6. {depth} ReLU layers: gradient reaching each layer")
+    axes[0].legend(fontsize="x-small")
+    axes[1].axhline(1 / report["n_classes"], color="grey", linewidth=0.8, linestyle=":")
+    axes[1].set_xlabel("epochs trained")
+    axes[1].set_ylabel("test accuracy")
+    axes[1].set_title("6. plain (dashed) against residual (solid), Adam")
+    axes[1].legend(fontsize="x-small")
+    axes[2].set_axis_off()
+
+
 @one_blas_thread  # the decision boundaries predict 14,400 points through 10-layer nets: small matrices
 def demo_figure(report, runs, path):
     """Draw the sheet and save it to `path`; `runs` has the 'compare' (Adam) and 'nonlinearity' results with models."""
-    fig = plot.new_figure(figsize=(26, 15))
-    axes = fig.subplots(3, 5)
+    fig = plot.new_figure(figsize=(31, 15))
+    axes = fig.subplots(3, 6)
     vanishing = report["vanishing"]
     names = list(vanishing["adam"])
     acts = report["activations"]
@@ -147,6 +179,7 @@ def demo_figure(report, runs, path):
     kernels = report["kernels"]
     plot.bars({n: r["total_ns"] for n, r in kernels.items()}, "ns per element (forward + backward)", ax=axes[2, 4],
               title="4. kernel cost")
+    _skip_connections(axes[:, 5], report)
     fig.suptitle(f"tinygrad_relu: what ReLU does to backpropagation (seed {report['seed']}); claim 2: solid = Adam, "
                  f"dashed = SGD", fontsize=15)
     fig.savefig(path, dpi=72)

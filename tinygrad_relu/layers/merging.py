@@ -15,7 +15,8 @@ from .symbolic import BINARY_LAYERS
 
 class _Merge(Layer):
     """Checks a list of at least two inputs of one rank; subclasses combine them."""
-    _fast_call = False  # called on a list, not one tensor
+    _fast_call = False  # called on a list, not one tensor ...
+    _fast_list_call = True  # ... which a functional model may pass to call() directly once built (no weights)
     min_inputs, max_inputs = 2, None
 
     def _check_list(self, input_shape):

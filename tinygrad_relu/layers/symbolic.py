@@ -105,6 +105,10 @@ class Node:
         # the common call, one tensor and nothing else, skips the structure walk when the graph runs
         single = len(self.call_args) == 1 and not self.call_kwargs and isinstance(self.call_args[0], KerasTensor)
         self._single_input = self.call_args[0] if single else None
+        # ... and so does a merge layer's: one flat list of tensors
+        listed = (len(self.call_args) == 1 and not self.call_kwargs and isinstance(self.call_args[0], (list, tuple))
+                  and all(isinstance(x, KerasTensor) for x in self.call_args[0]))
+        self._list_input = list(self.call_args[0]) if listed else None
 
     @property
     def is_input(self):

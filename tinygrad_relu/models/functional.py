@@ -189,6 +189,12 @@ class Functional(Model):
                     if type(x) is Tensor and x.data.dtype == layer.dtype:
                         values[id(node.outputs[0])] = layer.call(x, training=bool(training))
                         continue
+                listed = node._list_input
+                if listed is not None and direct and layer.built and getattr(layer, "_fast_list_call", False):
+                    xs = [values[id(t)] for t in listed]
+                    if all(type(x) is Tensor and x.data.dtype == layer.dtype for x in xs):
+                        values[id(node.outputs[0])] = layer.call(xs)
+                        continue
                 args, kwargs = node.arguments(values)
                 if training is not None:
                     kwargs = dict(kwargs, training=training)
@@ -199,6 +205,21 @@ class Functional(Model):
             state.call_depth -= 1
             state.call_training = previous
         return [values[id(t)] for t in self.outputs]
+
+    def layer_outputs(self, x, training=False):
+        """[(layer, its output Tensor)] for every layer call of the graph, in the order they run (a layer
+        called twice appears twice; input layers are left out): what the lab's instruments look inside."""
+        flat = [v if isinstance(v, Tensor) else Tensor(np.asarray(v, dtype=t.dtype))
+                for v, t in zip(self._flat_inputs(x, self.name), self.inputs)]
+        values = {id(t): v for t, v in zip(self.inputs, flat)}
+        outputs = []
+        for node in self._execution:
+            args, kwargs = node.arguments(values)
+            out = node.layer(*args, **dict(kwargs, training=training))
+            for tensor, value in zip(node.outputs, tree.flatten(out)):
+                values[id(tensor)] = value
+                outputs.append((node.layer, value))
+        return outputs
 
     def _flat_inputs(self, inputs, who):
         """``inputs`` (one array, a list in input order, or a dict by input name) as a flat list in input order."""

@@ -174,6 +174,18 @@ class Sequential(Model):
             x = layer(x, training=training)
         return x
 
+    def layer_outputs(self, x, training=False):
+        """[(layer, its output Tensor)] for every layer in order: what the lab's instruments look inside."""
+        if not isinstance(x, Tensor):
+            x = Tensor(np.ascontiguousarray(np.asarray(x, dtype=self._dtype())))
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+        outputs = []
+        for layer in self._layers:
+            x = layer(x, training=training)
+            outputs.append((layer, x))
+        return outputs
+
     def _dtype(self):
         return self._layers[0].dtype if self._layers else "float32"
 
