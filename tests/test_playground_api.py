@@ -283,10 +283,13 @@ def run_script(text, tmp_path):
 
 
 def train_and_export(client, stream, steps):
+    """`steps` single steps, each waited for by the step count its frame reports (a frame left over from
+    before, or one slice taking two pending steps on a busy machine, must not shift the count)."""
     base = f"/api/session/{stream.id}"
-    for _ in range(steps):
+    start = client.post(f"{base}/control", json={"action": "pause"}).json()["step"]
+    for k in range(start + 1, start + steps + 1):
         client.post(f"{base}/control", json={"action": "step"})
-        stream.expect("frame")
+        stream.expect("frame", where=lambda f, k=k: f["step"] >= k)
     return client.get(f"{base}/export.py").text
 
 

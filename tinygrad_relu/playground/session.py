@@ -130,13 +130,14 @@ class Session:
             return done
 
     def advance(self):
-        """One slice of the scheduler's time: a pending step, or ``speed`` steps when playing; then a frame."""
+        """One slice of the scheduler's time: one pending step (a click of "step" is one step and one
+        frame, however fast the clicks come), or ``speed`` steps when playing; then a frame."""
         with self.lock:
             if self.closed:
                 return 0
             if self.pending_steps:
-                done = self.train(self.pending_steps)
-                self.pending_steps = 0
+                done = self.train(1)
+                self.pending_steps -= done
             elif self.playing:
                 done = self.train(self.settings["speed"])
             else:
