@@ -1,24 +1,5 @@
-"""Optimizers with Keras 3's defaults and update equations.
-
-``opt.apply_gradients(params)`` takes the parameter Tensors whose ``.grad`` backward has
-filled, and updates each ``param.data`` in place. One update, in Keras' order:
-
-1. clip the gradients (clipnorm per tensor, global_clipnorm over all, or clipvalue);
-2. weight decay, if set: w -= w * weight_decay * lr (decoupled, as AdamW);
-3. the optimizer's own step (below), at learning rate ``lr`` = the schedule at ``iterations``;
-4. ``iterations += 1``.
-
-State (momenta, second moments) is created lazily per parameter, in the order parameters are
-first seen, and saved with ``get_state()`` / restored with ``set_state()``.
-
-Two paths compute the same update:
-* the fused path (``opt.fused = True``, the default): one Cython kernel per parameter
-  (cysrc/optim.pyx) reads the weight, its gradient and its slots once and writes them once,
-  with clipping and weight decay folded in. Bit-identical to the numpy path (the same float
-  operations in the same order); it declines arrays it cannot take (non-contiguous, mixed
-  dtypes), which then take the numpy path;
-* the numpy path (``opt.fused = False``): in-place ufuncs on a per-parameter scratch buffer,
-  the readable reference the fused kernels are tested against.
+"""Optimizers with Keras 3's defaults and update equations (the order of one update, the state and
+the fused and numpy paths are described in optimizer.py).
 
 One module per optimizer; each class registers itself (optimizer.py), so the names below and the
 command line's choices come from the classes: adding an optimizer is its module and one import here.
