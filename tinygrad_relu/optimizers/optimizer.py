@@ -317,6 +317,16 @@ class Optimizer:
         if frequency and (self.iterations + 1) % frequency == 0:
             self.finalize_variable_values([p for p in self._variables])
 
+    def swap_moving_averages(self):
+        """With use_ema, exchange every tracked weight's values with its moving average, in place: the model then
+        computes with the averages (callbacks.SwapEMAWeights); a second call swaps them back."""
+        if not self.use_ema:
+            raise ValueError(f"{type(self).__name__}: swapping in the moving averages needs use_ema=True")
+        for p, average in zip(self._variables, self._slots["average"]):
+            values = p.data.copy()
+            p.data[...] = average
+            average[...] = values
+
     def finalize_variable_values(self, var_list):
         """With use_ema, set each weight of ``var_list`` to its moving average (``fit`` calls this at its end, as
         Keras does); otherwise nothing to do."""
