@@ -25,6 +25,9 @@ second thread ~30-70 us, so two threads lost at 262k elements (1.14x slower) and
 524k (0.69x); the 784x512 kernel (401k) measured no faster split. Under heavy load from
 other processes the second thread never paid, hence a threshold on the high side.
 
+The per-element helpers, the block split and the array checks are shared with optim_extra.pyx
+(Nadam, Adamax, Adadelta, Ftrl, Lion) through optim_common.pxd.
+
 The ``def`` wrappers take ndarrays and return False, doing nothing, when the arrays are
 not all C-contiguous, aligned, native-order float32 (or all float64) arrays of one size
 with writeable outputs: the caller then runs the numpy path. A state slot that is not an
