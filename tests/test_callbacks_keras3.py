@@ -218,7 +218,9 @@ class Collector(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.mark.parametrize("send_as_json", [False, True])
-def test_remote_monitor_posts_each_epochs_logs(send_as_json):
+def test_remote_monitor_posts_each_epochs_logs(send_as_json, monkeypatch):
+    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)  # the local server is reached directly
     Collector.received = []
     server = http.server.HTTPServer(("127.0.0.1", 0), Collector)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
