@@ -41,6 +41,11 @@ CASES = [(name, {}) for name in NEW] + [
                "use_ema": True, "ema_overwrite_frequency": 4}),
     ("SGD", {"learning_rate": 0.125, "global_clipnorm": 0.25}),
     ("RMSprop", {"learning_rate": 0.0625, "global_clipnorm": 0.25}),
+    # the first five, plain, against Keras 3 itself too
+    ("SGD", {}), ("SGD", {"learning_rate": 0.125, "momentum": 0.5, "weight_decay": 0.0625}),
+    ("Adam", {}), ("Adam", {"learning_rate": 0.0625, "amsgrad": True, "epsilon": 1e-3}),
+    ("AdamW", {"learning_rate": 0.0625}), ("RMSprop", {}), ("RMSprop", {"learning_rate": 0.0625, "centered": True}),
+    ("Adagrad", {}), ("Adagrad", {"learning_rate": 0.125, "initial_accumulator_value": 0.5, "clipvalue": 0.5}),
 ]
 IDS = [f"{name}-{'-'.join(cfg) or 'defaults'}" for name, cfg in CASES]
 
