@@ -86,13 +86,18 @@ def our_step(make_opt, shapes, fused, seed=0):
     return step
 
 
-def torch_step(shapes, seed=0):
+def torch_step(shapes, seed=0, kind="Adam"):
     rng = np.random.default_rng(seed)
     params = [torch.tensor(rng.standard_normal(s).astype(np.float32) * 0.05, requires_grad=True) for s in shapes]
     for p, s in zip(params, shapes):
         p.grad = torch.tensor(rng.standard_normal(s).astype(np.float32) * 1e-3)
-    opt = torch.optim.Adam(params, lr=1e-3)
+    opt = getattr(torch.optim, kind)(params, lr=1e-3)
     return opt.step
+
+
+# Our optimizer -> PyTorch's nearest one (same work per element; the equations differ in details)
+TORCH_PEERS = {"SGD": "SGD", "Adam": "Adam", "AdamW": "AdamW", "RMSprop": "RMSprop", "Adagrad": "Adagrad",
+               "Nadam": "NAdam", "Adamax": "Adamax", "Adadelta": "Adadelta"}
 
 
 def adam_table(repeats, steps):
@@ -121,17 +126,24 @@ def optimizer_table(repeats, steps):
              "SGD nesterov": lambda: optimizers.SGD(momentum=0.9, nesterov=True),
              "Adam": optimizers.Adam, "Adam amsgrad": lambda: optimizers.Adam(amsgrad=True),
              "AdamW": optimizers.AdamW, "Adam clipnorm": lambda: optimizers.Adam(clipnorm=1.0),
+             "Adam use_ema": lambda: optimizers.Adam(use_ema=True),
              "RMSprop": optimizers.RMSprop, "RMSprop centered+mom": lambda: optimizers.RMSprop(centered=True,
                                                                                           momentum=0.9),
-             "Adagrad": optimizers.Adagrad}
+             "Adagrad": optimizers.Adagrad, "Nadam": optimizers.Nadam, "Adamax": optimizers.Adamax,
+             "Adadelta": optimizers.Adadelta, "Ftrl": optimizers.Ftrl, "Lion": optimizers.Lion,
+             "Lamb (numpy only)": optimizers.Lamb}
     for label, sizes in MLPS.items():
         shapes = mlp_shapes(sizes)
-        print(f"\n{label}: median us per step")
-        print(f"{'optimizer':>22} {'numpy':>9} {'fused':>9} {'fused/numpy':>12}")
+        print(f"\n{label}: median us per step (torch: its nearest optimizer, torch.optim.<name>)")
+        print(f"{'optimizer':>22} {'numpy':>9} {'fused':>9} {'torch':>9} {'fused/numpy':>12} {'fused/torch':>12}")
         for name, make in kinds.items():
-            t = interleaved({"numpy": our_step(make, shapes, False), "fused": our_step(make, shapes, True)},
-                            repeats, steps)
-            print(f"{name:>22} {t['numpy']:>9.1f} {t['fused']:>9.1f} {t['fused'] / t['numpy']:>12.2f}")
+            contenders = {"numpy": our_step(make, shapes, False), "fused": our_step(make, shapes, True)}
+            if torch is not None and name in TORCH_PEERS:
+                contenders["torch"] = torch_step(shapes, kind=TORCH_PEERS[name])
+            t = interleaved(contenders, repeats, steps)
+            torch_t = t.get("torch", float("nan"))
+            print(f"{name:>22} {t['numpy']:>9.1f} {t['fused']:>9.1f} {torch_t:>9.1f} {t['fused'] / t['numpy']:>12.2f} "
+                  f"{t['fused'] / torch_t:>12.2f}")
 
 
 def loss_table(repeats, steps):

@@ -25,6 +25,9 @@ second thread ~30-70 us, so two threads lost at 262k elements (1.14x slower) and
 524k (0.69x); the 784x512 kernel (401k) measured no faster split. Under heavy load from
 other processes the second thread never paid, hence a threshold on the high side.
 
+The per-element helpers, the block split and the array checks are shared with optim_extra.pyx
+(Nadam, Adamax, Adadelta, Ftrl, Lion) through optim_common.pxd.
+
 The ``def`` wrappers take ndarrays and return False, doing nothing, when the arrays are
 not all C-contiguous, aligned, native-order float32 (or all float64) arrays of one size
 with writeable outputs: the caller then runs the numpy path. A state slot that is not an
@@ -33,34 +36,17 @@ The loops index raw pointers over exactly the n elements that check established 
 array, so there is nothing for the debug build's bounds checks to catch here (they cover
 memoryview indexing only).
 """
-cimport cython
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt, sqrtf, INFINITY
+
+from optim_common cimport (_sqrt, _clipped, _nan_max, _blocks_over, _block_size, _common_kind, _check_slot,
+                           _data)
 
 cnp.import_array()
 
-# With gcc's default -ftrapping-math, a compare-select feeding arithmetic (the clamp,
-# amsgrad's maximum) is kept as a branch and the loop stays scalar; the header says why.
-cdef extern from "no_trapping_math.h":
-    pass
-
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #include <omp.h>
-    static int tgr_optim_threads(void) { return omp_get_max_threads(); }
-    #else
-    static int tgr_optim_threads(void) { return 1; }
-    #endif
-    """
-    int tgr_optim_threads() noexcept nogil
-
 # Elements from which the update is split over threads (measured, see module docstring).
 cdef Py_ssize_t PARALLEL_MIN = 524_288
-# Blocks start on a multiple of this many elements, so each vector loop runs mostly full.
-cdef Py_ssize_t BLOCK_ALIGN = 64
 
 
 def parallel_threshold():
@@ -74,22 +60,6 @@ def set_parallel_threshold(Py_ssize_t n):
     old = PARALLEL_MIN
     PARALLEL_MIN = n
     return old
-
-
-# ---- per-element helpers -----------------------------------------------------------------
-cdef inline floating _sqrt(floating v) noexcept nogil:
-    if floating is float:
-        return sqrtf(v)
-    else:
-        return sqrt(v)
-
-
-cdef inline floating _clipped(floating gv, floating scale, floating lo, floating hi) noexcept nogil:
-    """g * scale clamped to [lo, hi]; NaN stays NaN (each select keeps gv unless the compare holds)."""
-    gv = gv * scale
-    gv = hi if gv > hi else gv
-    gv = lo if gv < lo else gv
-    return gv
 
 
 # ---- Adam / AdamW ------------------------------------------------------------------------------
@@ -113,8 +83,7 @@ cdef inline void _adam_block(floating* w, const floating* g, floating* m, floati
         v[i] = vv
         if AMSGRAD:
             vh = vhat[i]
-            # np.maximum: NaN in either operand wins
-            vh = vv if (vv > vh) | (vv != vv) else vh
+            vh = _nan_max(vv, vh)
             vhat[i] = vh
             vv = vh
         w[i] = wv - (mv / (_sqrt(vv) + epsilon)) * alpha
@@ -340,59 +309,8 @@ cdef void _adagrad(floating* w, const floating* g, floating* acc, Py_ssize_t n, 
                       <floating>hi, <floating>decay, <floating>lr, <floating>epsilon, decayed)
 
 
-# ---- splitting into per-thread blocks -----------------------------------------------------------
 cdef inline Py_ssize_t _blocks(Py_ssize_t n) noexcept nogil:
-    if n < PARALLEL_MIN:
-        return 1
-    return max(1, tgr_optim_threads())
-
-
-cdef inline Py_ssize_t _block_size(Py_ssize_t n, Py_ssize_t nblocks) noexcept nogil:
-    cdef Py_ssize_t size = (n + nblocks - 1) // nblocks
-    return (size + BLOCK_ALIGN - 1) // BLOCK_ALIGN * BLOCK_ALIGN
-
-
-# ---- Python entry points: check the arrays, pick float or double, run -----------------------------
-cdef inline int _kind(cnp.ndarray a, Py_ssize_t n, bint output) noexcept:
-    """NPY_FLOAT / NPY_DOUBLE if ``a`` can go to a kernel as a flat array of n elements, else -1."""
-    cdef int typenum = cnp.PyArray_TYPE(a)
-    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
-        return -1
-    if cnp.PyArray_SIZE(a) != n or not cnp.PyArray_IS_C_CONTIGUOUS(a):
-        return -1
-    if output:
-        if not cnp.PyArray_ISBEHAVED(a):  # aligned, writeable, native byte order
-            return -1
-    elif not cnp.PyArray_ISBEHAVED_RO(a):
-        return -1
-    return typenum
-
-
-cdef inline int _common_kind(w, g, slots) noexcept:
-    """The one typenum all arrays share, or -1 (the caller then takes the numpy path)."""
-    if not cnp.PyArray_Check(w) or not cnp.PyArray_Check(g):
-        return -1
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>w)
-    cdef int kind = _kind(<cnp.ndarray>w, n, True)
-    if kind < 0 or _kind(<cnp.ndarray>g, n, False) != kind:
-        return -1
-    for s in slots:
-        if s is not None and _kind(<cnp.ndarray>s, n, True) != kind:
-            return -1
-    return kind
-
-
-cdef inline int _check_slot(str fn, str name, object slot, bint required) except -1:
-    """An optimizer state array: an ndarray, or None where the slot is optional. Anything else is
-    the caller's bug, not an array to leave to numpy: TypeError naming the function and slot."""
-    if cnp.PyArray_Check(slot) or (slot is None and not required):
-        return 0
-    kind = "a numpy array" if required else "a numpy array or None"
-    raise TypeError(f"{fn}: {name} must be {kind}, got {type(slot).__name__}")
-
-
-cdef inline void* _data(a) noexcept:
-    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
+    return _blocks_over(n, PARALLEL_MIN)
 
 
 def adam_update(w, g, m, v, vhat, double scale, double lo, double hi, double decay,

@@ -23,6 +23,7 @@ from tinygrad_relu._kernels import activations as A
 from tinygrad_relu._kernels import conv as C
 from tinygrad_relu._kernels import losses as L
 from tinygrad_relu._kernels import optim as O
+from tinygrad_relu._kernels import optim_extra as OE
 from tinygrad_relu._kernels import pool as P
 from tinygrad_relu._kernels import threads as T
 
@@ -59,6 +60,14 @@ SIGNATURES = {
                           "momentum",
         "adagrad_update": "w g accumulator scale lo hi decay decayed lr epsilon",
         "parallel_threshold": "", "set_parallel_threshold": "n"},
+    OE: {"nadam_update": "w g m v scale lo hi decay decayed one_minus_beta_1 one_minus_beta_2 m_weight g_weight "
+                         "bias_2 lr epsilon",
+         "adamax_update": "w g m u scale lo hi decay decayed one_minus_beta_1 beta_2 epsilon bias_1 lr",
+         "adadelta_update": "w g accumulated_grad accumulated_delta_var scale lo hi decay decayed lr rho "
+                            "one_minus_rho epsilon",
+         "ftrl_update": "w g accumulator linear scale lo hi decay decayed lr exponent l1 two_l2 two_l2_shrinkage",
+         "lion_update": "w g m scale lo hi decay decayed lr beta_1 one_minus_beta_1 beta_2 one_minus_beta_2",
+         "parallel_threshold": "", "set_parallel_threshold": "n"},
     L: {"shift_by_row_max": "x"},
     T: {"set_num_threads": "n", "get_num_threads": "", "openmp_enabled": "", "debug_build": "",
         "bounds_probe": "values index"},

@@ -218,7 +218,7 @@ class Sequential(Model):
         activation = self._layers[-1].output_activation_name()
         loss = self._loss_fn
         if loss is not None and (activation, type(loss).__name__) in _FUSABLE and \
-                not getattr(loss, "from_logits", True):
+                not getattr(loss, "from_logits", True) and getattr(loss, "axis", -1) == -1:
             fused = (from_logits_copy(loss), activations.get(activation))
         self._fused_cache = (key, fused)
         return fused

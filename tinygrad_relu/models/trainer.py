@@ -36,6 +36,7 @@ class Trainer:
         self._spec = None
         self._metric_entries = []   # [(log key, metric object, output index or None)]
         self._loss_trackers = []    # [(log name, MeanTracker)]: per-output losses of a multi-output model
+        self._initial_epoch = None  # set by a callback's on_train_begin (BackupAndRestore) to resume there
 
     # ---- compile -------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -202,6 +203,8 @@ class Trainer:
         rng = utils.get_rng()
         training_logs = {}
         callback_list.on_train_begin()
+        if getattr(self, "_initial_epoch", None):  # as Keras: a restored backup resumes at its epoch
+            initial_epoch, self._initial_epoch = self._initial_epoch, None
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             callback_list.on_epoch_begin(epoch)
@@ -227,6 +230,8 @@ class Trainer:
             training_logs = epoch_logs
             if self.stop_training:
                 break
+        if self.optimizer.built:  # with use_ema the weights end as their moving averages (Keras)
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         callback_list.on_train_end(training_logs)
         self.history = history
         return history

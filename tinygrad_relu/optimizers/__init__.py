@@ -7,9 +7,15 @@ command line's choices come from the classes: adding an optimizer is its module 
 from .._registry import cannot_interpret, check_serialized, from_serialized, unknown_name
 from .._registry import serialize  # noqa: F401  (public: optimizers.serialize)
 from . import schedules
+from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam
+from .adamax import Adamax
 from .adamw import AdamW
+from .ftrl import Ftrl
+from .lamb import Lamb
+from .lion import Lion
+from .nadam import Nadam
 from .optimizer import REGISTRY, Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
@@ -37,7 +43,7 @@ def deserialize(config):
 
 
 def get(identifier):
-    """An optimizer from a Keras name ('adam', 'sgd', 'rmsprop', 'adamw', 'adagrad'), a dict or an instance."""
+    """An optimizer from a Keras name ('adam', 'sgd', 'nadam', ...: see names()), a dict or an instance."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, dict):
@@ -50,5 +56,5 @@ def get(identifier):
                            f"; give a name ({', '.join(names())}) or an Optimizer instance")
 
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules", "get", "get_class", "names",
-           "serialize", "deserialize"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Ftrl", "Lamb", "Lion",
+           "Nadam", "schedules", "get", "get_class", "names", "serialize", "deserialize"]

@@ -16,13 +16,16 @@ class Adam(Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name="adam"):
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name="adam"):
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
         self.amsgrad = bool(amsgrad)
         for label, beta in (("beta_1", self.beta_1), ("beta_2", self.beta_2)):
             if not 0 <= beta < 1:
                 raise ValueError(f"{type(self).__name__}: {label} must be in [0, 1), received {label}={beta}")
-        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm)
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
+                         ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps)
 
     def _slot_specs(self):
         specs = [("momentum", 0.0), ("velocity", 0.0)]

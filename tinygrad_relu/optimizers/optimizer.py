@@ -6,7 +6,11 @@ filled, and updates each ``param.data`` in place. One update, in Keras' order:
 1. clip the gradients (clipnorm per tensor, global_clipnorm over all, or clipvalue);
 2. weight decay, if set: w -= w * weight_decay * lr (decoupled, as AdamW);
 3. the optimizer's own step (below), at learning rate ``lr`` = the schedule at ``iterations``;
-4. ``iterations += 1``.
+4. with ``use_ema``, the moving average of every weight: average = m average + (1 - m) w, with
+   m = ema_momentum (0 on the first step, so it starts at the weights), and every
+   ``ema_overwrite_frequency`` steps the weights are set to their averages; ``fit`` ends with
+   ``finalize_variable_values``, which sets them to their averages (Keras 3's Polyak averaging);
+5. ``iterations += 1``.
 
 State (momenta, second moments) is created lazily per parameter, in the order parameters are
 first seen, and saved with ``get_state()`` / restored with ``set_state()``.
@@ -31,8 +35,7 @@ from .schedules import LearningRateSchedule
 REGISTRY = {}  # Keras' lower-case name -> class, filled as the subclasses are defined
 
 # Keras-only settings that from_config accepts when they hold their (inactive) defaults.
-_INACTIVE_KERAS_SETTINGS = {"use_ema": False, "ema_momentum": None, "ema_overwrite_frequency": None,
-                            "loss_scale_factor": None, "gradient_accumulation_steps": None}
+_INACTIVE_KERAS_SETTINGS = {"loss_scale_factor": None, "gradient_accumulation_steps": None}
 
 
 def _check_learning_rate(learning_rate, who):
@@ -55,6 +58,18 @@ def _optional_positive(value, name, who):
     return float(value)
 
 
+def _check_ema(momentum, overwrite_frequency, who):
+    """Keras' checks of ema_momentum (in [0, 1]) and ema_overwrite_frequency (an int >= 1 or None)."""
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
+        raise ValueError(f"{who}: ema_momentum must be in the range [0, 1], received ema_momentum={momentum!r}")
+    if overwrite_frequency is not None and (isinstance(overwrite_frequency, bool) or
+                                            not isinstance(overwrite_frequency, numbers.Integral)
+                                            or overwrite_frequency < 1):
+        raise ValueError(f"{who}: ema_overwrite_frequency must be an integer >= 1 or None, received "
+                         f"ema_overwrite_frequency={overwrite_frequency!r}")
+    return float(momentum), None if overwrite_frequency is None else int(overwrite_frequency)
+
+
 class Optimizer:
     """Base class. Subclasses list their per-parameter state in ``_slot_specs`` and define ``_update``.
 
@@ -68,8 +83,13 @@ class Optimizer:
             REGISTRY[cls.__name__.lower()] = cls
 
     def __init__(self, learning_rate, name, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None):
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None):
         who = type(self).__name__
+        for key, value in (("loss_scale_factor", loss_scale_factor),
+                           ("gradient_accumulation_steps", gradient_accumulation_steps)):
+            if value is not None:
+                raise NotImplementedError(f"{who}: {key}={value!r} is not supported here (leave it None)")
         self.name = name
         self._learning_rate = _check_learning_rate(learning_rate, who)
         if weight_decay is not None and (isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real)
@@ -82,10 +102,12 @@ class Optimizer:
         if sum(c is not None for c in (self.clipnorm, self.clipvalue, self.global_clipnorm)) > 1:
             raise ValueError(f"{who}: only one of clipnorm, clipvalue and global_clipnorm can be set, received "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
+        self.use_ema = bool(use_ema)
+        self.ema_momentum, self.ema_overwrite_frequency = _check_ema(ema_momentum, ema_overwrite_frequency, who)
         self.iterations = 0
         self._variables = []      # parameters in the order first seen
         self._index = {}          # id(parameter) -> position in _variables
-        self._slots = {name: [] for name, _ in self._slot_specs()}
+        self._slots = {name: [] for name, _ in self._state_specs()}
         self._scratch = []        # one work buffer per parameter for the numpy path (not state), made on first use
         self._kernel_rows = []    # per parameter: its slot arrays in the fused kernel's argument order
         self._pending_slots = None  # slot arrays from set_state before the parameters were known
@@ -95,6 +117,10 @@ class Optimizer:
     def _slot_specs(self):
         """[(slot name, initial value)] for the state this optimizer keeps per parameter."""
         return []
+
+    def _state_specs(self):
+        """The slots get_state holds: Keras' moving averages first (with use_ema), then the optimizer's own."""
+        return ([("average", 0.0)] if self.use_ema else []) + self._slot_specs()
 
     def _update(self, grad, var, lr, i, buf):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -148,7 +174,7 @@ class Optimizer:
                                 f"received one of dtype {data.dtype} and shape {data.shape}")
             self._index[id(p)] = len(self._variables)
             self._variables.append(p)
-            for name, initial in self._slot_specs():
+            for name, initial in self._state_specs():
                 self._slots[name].append(np.full(data.shape, initial, dtype=data.dtype))
             self._scratch.append(None)
             i = len(self._variables) - 1
@@ -165,12 +191,14 @@ class Optimizer:
     def get_state(self):
         """[iterations, learning_rate (when a plain number), then each slot for every parameter].
 
-        The order is Keras': slot kind by slot kind, parameters in the order first seen.
+        Slot kind by slot kind (with use_ema the moving averages first, as Keras has them), parameters in
+        the order first seen. (Keras 3.15 interleaves the kinds one ``add_optimizer_variables`` call
+        creates weight by weight, so its ``optimizer.variables`` come in another order.)
         """
         state = [np.array(self.iterations, dtype=np.int64)]
         if not callable(self._learning_rate):
             state.append(np.array(self._learning_rate, dtype=np.float64))
-        for name, _ in self._slot_specs():
+        for name, _ in self._state_specs():
             state.extend(a.copy() for a in self._slots[name])
         return state
 
@@ -183,7 +211,7 @@ class Optimizer:
         layout = [((), np.dtype(np.int64))]
         if not callable(self._learning_rate):
             layout.append(((), np.dtype(np.float64)))
-        for _ in self._slot_specs():
+        for _ in self._state_specs():
             layout.extend((tuple(p.shape), p.dtype) for p in var_list)
         return layout
 
@@ -209,13 +237,13 @@ class Optimizer:
                                  f"received shape {lr.shape} and dtype {lr.dtype}")
             lr = _check_learning_rate(float(lr), f"{who}.set_state")  # as strict as the constructor
         slots = state[head:]
-        n_kinds = len(self._slot_specs())
+        n_kinds = len(self._state_specs())
         if n_kinds == 0 and slots:
             raise ValueError(f"{who}.set_state: this optimizer keeps no per-parameter state, "
                              f"but {len(slots)} extra arrays were given")
         if n_kinds and len(slots) % n_kinds:
             raise ValueError(f"{who}.set_state: {len(slots)} slot arrays is not a multiple of the "
-                             f"{n_kinds} slot kinds {[n for n, _ in self._slot_specs()]}")
+                             f"{n_kinds} slot kinds {[n for n, _ in self._state_specs()]}")
         if self._variables or not slots:
             self._assign_slots(slots)
         else:
@@ -226,7 +254,7 @@ class Optimizer:
 
     def _assign_slots(self, slots):
         who = type(self).__name__
-        specs = self._slot_specs()
+        specs = self._state_specs()
         n = len(self._variables)
         if len(slots) != n * len(specs):
             raise ValueError(f"{who}.set_state: received {len(slots)} slot arrays but the optimizer tracks "
@@ -266,8 +294,52 @@ class Optimizer:
             self._apply_fused(grads, variables, positions)
         else:
             self._apply_numpy(grads, variables, positions)
+        if self.use_ema:
+            self._update_moving_averages()
         self.iterations += 1
         return self.iterations
+
+    # ---- exponential moving average of the weights (use_ema) -----------------------------------
+    def _update_moving_averages(self):
+        """average = m average + (1 - m) w for every tracked weight (m = 0 on the first step), in the weight's
+        dtype as Keras computes it; every ema_overwrite_frequency steps the weights become their averages."""
+        first = self.iterations == 0
+        for i, (p, average) in enumerate(zip(self._variables, self._slots["average"])):
+            var = p.data
+            buf = self._scratch[i]
+            if buf is None or buf.shape != var.shape or buf.dtype != var.dtype:
+                buf = self._scratch[i] = np.empty_like(var)
+            momentum = var.dtype.type(0.0 if first else self.ema_momentum)
+            average *= momentum
+            np.multiply(var, var.dtype.type(1.0) - momentum, out=buf)
+            average += buf
+        frequency = self.ema_overwrite_frequency
+        if frequency and (self.iterations + 1) % frequency == 0:
+            self.finalize_variable_values([p for p in self._variables])
+
+    def swap_moving_averages(self):
+        """With use_ema, exchange every tracked weight's values with its moving average, in place: the model then
+        computes with the averages (callbacks.SwapEMAWeights); a second call swaps them back."""
+        if not self.use_ema:
+            raise ValueError(f"{type(self).__name__}: swapping in the moving averages needs use_ema=True")
+        for p, average in zip(self._variables, self._slots["average"]):
+            values = p.data.copy()
+            p.data[...] = average
+            average[...] = values
+
+    def finalize_variable_values(self, var_list):
+        """With use_ema, set each weight of ``var_list`` to its moving average (``fit`` calls this at its end, as
+        Keras does); otherwise nothing to do."""
+        if not self.use_ema:
+            return
+        var_list = list(var_list)
+        positions = [self._index.get(id(p)) for p in var_list]
+        if None in positions:
+            raise ValueError(f"{type(self).__name__}.finalize_variable_values: {positions.count(None)} of the "
+                             f"{len(var_list)} weights were never updated by this optimizer, so it has no moving "
+                             "average for them")
+        for p, i in zip(var_list, positions):
+            p.data[...] = self._slots["average"][i]
 
     def _apply_numpy(self, grads, variables, positions):
         """The reference: clip every gradient, then decay and update each parameter with numpy ufuncs."""
@@ -364,7 +436,9 @@ class Optimizer:
         elif callable(lr):
             lr = float(lr())
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
-                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
+                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency}
 
     @classmethod
     def from_config(cls, config):
@@ -372,7 +446,7 @@ class Optimizer:
         for key, default in _INACTIVE_KERAS_SETTINGS.items():
             if key in config:
                 value = config.pop(key)
-                if value not in (default, None) and not (key == "ema_momentum"):
+                if value not in (default, None):
                     raise ValueError(f"{cls.__name__}.from_config: {key}={value!r} is not supported here")
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])

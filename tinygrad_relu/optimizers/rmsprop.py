@@ -13,14 +13,17 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name="rmsprop"):
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name="rmsprop"):
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
         self.centered = bool(centered)
         if not 0 <= self.rho < 1:
             raise ValueError(f"RMSprop: rho must be in [0, 1), received rho={rho}")
         if self.momentum < 0:
             raise ValueError(f"RMSprop: momentum must be non-negative, received momentum={momentum}")
-        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm)
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
+                         ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps)
 
     def _slot_specs(self):
         specs = [("velocity", 0.0)]

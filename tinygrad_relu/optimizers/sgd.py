@@ -15,12 +15,14 @@ class SGD(Optimizer):
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
-                 clipvalue=None, global_clipnorm=None, name="SGD"):
+                 clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name="SGD"):
         if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
             raise ValueError(f"SGD: momentum must be a float in [0, 1], received momentum={momentum!r}")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
-        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm)
+        super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
+                         ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps)
 
     def _slot_specs(self):
         return [("momentum", 0.0)] if self.momentum != 0 else []

@@ -89,35 +89,61 @@ def save_model(model, filepath, overwrite=True):
         config["registered_name"] = _registry.registered_name(type(model))
         config["build_config"] = model.get_build_config()
     entries, arrays = _weights_manifest(model)
-    optimizer_json, optimizer_arrays = None, []
-    optimizer = model.optimizer if model.compiled else None
-    if optimizer is not None:
-        if model.trainable_weights and not optimizer.built:
-            optimizer.build(model.trainable_weights)
-        state = optimizer.get_state()
-        state_entries = []
-        for i, array in enumerate(state):
-            array = np.asarray(array)
-            path = f"optimizer/{i}.npy"
-            state_entries.append({"shape": list(array.shape), "dtype": array.dtype.name, "path": path})
-            optimizer_arrays.append((path, array))
-        optimizer_json = dict(optimizers.serialize(optimizer))
-        optimizer_json["state"] = state_entries
+    optimizer_json, optimizer_arrays = _optimizer_manifest(model)
     metadata = _metadata("model")
     _check_file_limits(model, config, 4 + len(arrays) + len(optimizer_arrays))
 
     def write(archive):
         write_json(archive, "metadata.json", metadata)
         write_json(archive, "config.json", config)
-        write_json(archive, "weights.json", entries)
-        for path, array in arrays:
-            write_npy(archive, path, array)
-        if optimizer_json is not None:
-            write_json(archive, "optimizer.json", optimizer_json)
-            for path, array in optimizer_arrays:
-                write_npy(archive, path, array)
+        _write_weights_and_optimizer(archive, entries, arrays, optimizer_json, optimizer_arrays)
 
     atomic_write(filepath, write, overwrite, "save")
+
+
+def _optimizer_manifest(model):
+    """(optimizer.json's content, [(path, array)]) of a compiled model's optimizer state, or (None, [])."""
+    optimizer = model.optimizer if model.compiled else None
+    if optimizer is None:
+        return None, []
+    if model.trainable_weights and not optimizer.built:
+        optimizer.build(model.trainable_weights)
+    state_entries, optimizer_arrays = [], []
+    for i, array in enumerate(optimizer.get_state()):
+        array = np.asarray(array)
+        path = f"optimizer/{i}.npy"
+        state_entries.append({"shape": list(array.shape), "dtype": array.dtype.name, "path": path})
+        optimizer_arrays.append((path, array))
+    return {**optimizers.serialize(optimizer), "state": state_entries}, optimizer_arrays
+
+
+def _write_weights_and_optimizer(archive, entries, arrays, optimizer_json, optimizer_arrays):
+    write_json(archive, "weights.json", entries)
+    for path, array in arrays:
+        write_npy(archive, path, array)
+    if optimizer_json is not None:
+        write_json(archive, "optimizer.json", optimizer_json)
+        for path, array in optimizer_arrays:
+            write_npy(archive, path, array)
+
+
+def save_training_state(model, filepath, training=None, overwrite=True):
+    """Write the weights, the optimizer state and ``training`` (a small dict of numbers, e.g. the epoch) to one
+    file, atomically: a snapshot to resume an interrupted ``fit`` from (callbacks.BackupAndRestore)."""
+    _build_or_explain(model, f"save_training_state: model '{model.name}' is not built yet, so it has no weights")
+    training = dict(training or {})
+    if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in training.items()):
+        raise ValueError(f"save_training_state: training must map names to integers, received {training!r}")
+    entries, arrays = _weights_manifest(model)
+    optimizer_json, optimizer_arrays = _optimizer_manifest(model)
+    metadata = {**_metadata("training_state"), "training": training}
+    _check_file_limits(model, None, 3 + len(arrays) + len(optimizer_arrays))
+
+    def write(archive):
+        write_json(archive, "metadata.json", metadata)
+        _write_weights_and_optimizer(archive, entries, arrays, optimizer_json, optimizer_arrays)
+
+    atomic_write(filepath, write, overwrite, "save_training_state")
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -297,11 +323,40 @@ def _rebuild(archive, config, custom_objects):
     return model
 
 
+def load_training_state(model, filepath):
+    """Restore what ``save_training_state`` wrote into ``model`` (built or buildable, compiled with the same
+    optimizer class): its weights and optimizer state, every array checked before anything changes.
+    Returns the ``training`` dict."""
+    archive = Archive(filepath, "load_training_state")
+    try:
+        metadata = _read_metadata(archive, ("training_state",))
+        training = metadata.get("training")
+        if not isinstance(training, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                     for v in training.values()):
+            raise archive.error(f"metadata.json's 'training' is not a dict of integers: {training!r}")
+        _build_or_explain(model, f"load_training_state: model '{model.name}' is not built yet; build it first "
+                                 "(model.build((None, ...)) or call it on data)")
+        if not model.compiled:
+            raise ValueError(f"load_training_state: model '{model.name}' must be compiled (its optimizer receives "
+                             "the saved state)")
+        weights = _read_weights(archive, model)
+        if not archive.has("optimizer.json"):
+            raise archive.error("it holds no optimizer state")
+        _restore_optimizer(model, archive)  # checks everything before it sets the state
+        _assign_weights(model, weights)
+        return dict(training)
+    except MemoryError:
+        raise archive.error("there is not enough memory to read it") from None
+    finally:
+        archive.close()
+
+
 def load_weights(model, filepath):
-    """Load weights saved by ``save_weights`` or ``save`` into ``model`` (names and shapes must match)."""
+    """Load weights saved by ``save_weights``, ``save`` or ``save_training_state`` into ``model`` (names and
+    shapes must match)."""
     archive = Archive(filepath, "load_weights")
     try:
-        _read_metadata(archive, ("weights", "model"))
+        _read_metadata(archive, ("weights", "model", "training_state"))
         _build_or_explain(model, f"load_weights: model '{model.name}' is not built yet; build it first "
                                  "(model.build((None, ...)) or call it on data)")
         _assign_weights(model, _read_weights(archive, model))
