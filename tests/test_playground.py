@@ -308,11 +308,13 @@ def test_the_trainer_shares_its_time_fairly():
             session.outbox.clear()
             session.control("play")
         scheduler.poke()
-        time.sleep(2.0)
+        deadline = time.time() + 60  # a debug build on a busy machine is slow: wait for slices, not a fixed time
+        while min(len(heavy.history), len(light.history)) - 1 < 8 and time.time() < deadline:
+            time.sleep(0.05)
         for session in (heavy, light):
             session.control("pause")
         slices = {name: len(s.history) - 1 for name, s in (("heavy", heavy), ("light", light))}
-        assert min(slices.values()) >= 5, slices
+        assert min(slices.values()) >= 8, slices
         assert abs(slices["heavy"] - slices["light"]) <= 0.2 * max(slices.values()) + 2, slices
     finally:
         scheduler.stop()
