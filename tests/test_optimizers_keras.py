@@ -300,9 +300,10 @@ def test_fit_ends_with_the_moving_averages_as_keras_does(keras, tmp_path):
         theirs.compile(optimizer=keras.optimizers.Nadam(**cfg), loss="mse")
         theirs.fit(torch.tensor(x), torch.tensor(y), epochs=3, batch_size=16, shuffle=False, verbose=0)
         keras_weights = theirs.get_weights()
-    # (Keras reduces the float64 loss in float32, see test_losses_keras.py: its gradients agree to ~1e-7)
+    # Keras reduces the float64 loss in float32 (see test_losses_keras.py): its gradients agree to ~1e-7, and 12
+    # steps of Nadam and the moving average carry that to a few 1e-5 relative on the smallest weights
     for a, b in zip(ours.get_weights(), keras_weights):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     plain = models.Sequential([layers.Input((3,), dtype="float64"),
                                layers.Dense(4, activation="relu", dtype="float64"), layers.Dense(1, dtype="float64")])
     plain.set_weights(init)
