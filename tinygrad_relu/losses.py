@@ -349,12 +349,20 @@ def _label_tensor(y_true, dtype):
     return Tensor._make(labels.astype(dtype) if labels.dtype != dtype else labels, False, None)
 
 
+def _require_default(loss, key, value, default):
+    """Keras' loss options that only this value is supported for (Keras writes them into every config)."""
+    if value != default:
+        raise NotImplementedError(f"{type(loss).__name__} '{loss.name}': {key}={value!r} is not supported "
+                                  f"(only {key}={default!r})")
+
+
 class CategoricalCrossentropy(Loss):
     """Crossentropy with one-hot labels; ``from_logits=True`` takes raw scores (stable log-softmax)."""
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="categorical_crossentropy"):
         super().__init__(name, reduction)
+        _require_default(self, "axis", axis, -1)
         self.from_logits, self.label_smoothing = bool(from_logits), float(label_smoothing)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
@@ -377,8 +385,10 @@ class CategoricalCrossentropy(Loss):
 class SparseCategoricalCrossentropy(Loss):
     """Crossentropy with integer class labels; ``from_logits=True`` takes raw scores."""
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name="sparse_categorical_crossentropy"):
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
+                 name="sparse_categorical_crossentropy"):
         super().__init__(name, reduction)
+        _require_default(self, "ignore_class", ignore_class, None)
         self.from_logits = bool(from_logits)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
@@ -398,9 +408,10 @@ class SparseCategoricalCrossentropy(Loss):
 class BinaryCrossentropy(Loss):
     """Crossentropy for 0/1 labels; ``from_logits=True`` takes raw scores (stable softplus form)."""
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="binary_crossentropy"):
         super().__init__(name, reduction)
+        _require_default(self, "axis", axis, -1)
         self.from_logits, self.label_smoothing = bool(from_logits), float(label_smoothing)
 
     def call(self, y_true, y_pred):

@@ -24,6 +24,8 @@ class Adam(Optimizer):
                 raise ValueError(f"{type(self).__name__}: {label} must be in [0, 1), received {label}={beta}")
         super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm)
 
+    keras_interleaved = ("momentum", "velocity")
+
     def _slot_specs(self):
         specs = [("momentum", 0.0), ("velocity", 0.0)]
         return specs + [("velocity_hat", 0.0)] if self.amsgrad else specs

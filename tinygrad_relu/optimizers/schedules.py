@@ -90,7 +90,11 @@ class InverseTimeDecay(_StepDecay):
 class CosineDecay(LearningRateSchedule):
     """Cosine from initial_learning_rate down to alpha * initial_learning_rate over decay_steps (no warmup)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
+                 warmup_steps=0):
+        if warmup_target is not None or warmup_steps:
+            raise NotImplementedError(f"CosineDecay: warmup is not supported, received warmup_target={warmup_target!r}, "
+                                      f"warmup_steps={warmup_steps!r}")
         if decay_steps <= 0:
             raise ValueError(f"CosineDecay: decay_steps must be > 0, received decay_steps={decay_steps}")
         self.initial_learning_rate = float(initial_learning_rate)

@@ -53,7 +53,7 @@ def _metadata(kind):
             "library_version": __version__}
 
 
-def _build_or_explain(model, message):
+def build_or_explain(model, message):
     """Build ``model`` from its declared input shape; without one, ValueError(message)."""
     if not model.built:
         try:
@@ -62,15 +62,15 @@ def _build_or_explain(model, message):
             raise ValueError(message) from None
 
 
-def _layer_entries(model_config):
+def layer_entries(model_config):
     """The model config's list of layers (Sequential and Keras' Functional both keep one), or None."""
     layers = model_config.get("layers") if isinstance(model_config, dict) else None
     return layers if isinstance(layers, list) else None
 
 
-def _check_file_limits(model, config, n_members):
+def check_file_limits(model, config, n_members):
     """Refuse to write a file that load_model would refuse (see limits.py)."""
-    layers = _layer_entries(config.get("config")) if config is not None else None
+    layers = layer_entries(config.get("config")) if config is not None else None
     if layers is not None and len(layers) > MAX_LAYERS:
         raise ValueError(f"save: model '{model.name}' has {len(layers)} layers (an input layer included); a model "
                          f"file holds at most {MAX_LAYERS}")
@@ -81,7 +81,7 @@ def _check_file_limits(model, config, n_members):
 
 def save_model(model, filepath, overwrite=True):
     """Write architecture, weights, compile settings and optimizer state to ``filepath``."""
-    _build_or_explain(model, f"save: model '{model.name}' is not built yet; build it (call it on data, "
+    build_or_explain(model, f"save: model '{model.name}' is not built yet; build it (call it on data, "
                              "give the first layer input_shape=, or call model.build) before saving")
     config = {"class_name": type(model).__name__, "config": model.get_config(),
               "compile_config": model._compile_config if model.compiled else None}
@@ -104,7 +104,7 @@ def save_model(model, filepath, overwrite=True):
         optimizer_json = dict(optimizers.serialize(optimizer))
         optimizer_json["state"] = state_entries
     metadata = _metadata("model")
-    _check_file_limits(model, config, 4 + len(arrays) + len(optimizer_arrays))
+    check_file_limits(model, config, 4 + len(arrays) + len(optimizer_arrays))
 
     def write(archive):
         write_json(archive, "metadata.json", metadata)
@@ -126,7 +126,7 @@ def save_weights(model, filepath, overwrite=True):
         raise ValueError(f"save_weights: model '{model.name}' is not built yet, so it has no weights to save")
     entries, arrays = _weights_manifest(model)
     metadata = _metadata("weights")
-    _check_file_limits(model, None, 2 + len(arrays))
+    check_file_limits(model, None, 2 + len(arrays))
 
     def write(archive):
         write_json(archive, "metadata.json", metadata)
@@ -205,7 +205,7 @@ def _revive(value, deserialize, what):
     raise ValueError(f"invalid {what} {value!r}")
 
 
-def _compile_from_config(model, compile_config, archive):
+def compile_from_config(model, compile_config, archive):
     if not isinstance(compile_config, dict):
         raise archive.error("compile_config is not an object")
     try:
@@ -256,15 +256,15 @@ def load_model(filepath, custom_objects=None, compile=True):
         config = archive.read_json("config.json")
         if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
             raise archive.error("config.json does not describe a model")
-        layers = _layer_entries(config["config"])
+        layers = layer_entries(config["config"])
         if layers is not None and len(layers) > MAX_LAYERS:
             raise archive.error(f"config.json declares {len(layers)} layers (an input layer included); a model file "
                                 f"holds at most {MAX_LAYERS}")
         with CustomObjectScope(custom_objects or {}):
-            model = _rebuild(archive, config, custom_objects)
+            model = rebuild_model(archive, config, custom_objects)
             _read_weights(archive, model, into_model=True)
             if compile and config.get("compile_config") is not None:
-                _compile_from_config(model, config["compile_config"], archive)
+                compile_from_config(model, config["compile_config"], archive)
                 _restore_optimizer(model, archive)
         return model
     except MemoryError:
@@ -273,7 +273,7 @@ def load_model(filepath, custom_objects=None, compile=True):
         archive.close()
 
 
-def _rebuild(archive, config, custom_objects):
+def rebuild_model(archive, config, custom_objects):
     """The model config.json describes, with lazy zero weights (they are read next)."""
     name = config.get("class_name")
     if _registry.model_class(name) is None and _registry.custom_object([config.get("registered_name"), name],
@@ -302,7 +302,7 @@ def load_weights(model, filepath):
     archive = Archive(filepath, "load_weights")
     try:
         _read_metadata(archive, ("weights", "model"))
-        _build_or_explain(model, f"load_weights: model '{model.name}' is not built yet; build it first "
+        build_or_explain(model, f"load_weights: model '{model.name}' is not built yet; build it first "
                                  "(model.build((None, ...)) or call it on data)")
         _assign_weights(model, _read_weights(archive, model))
     except MemoryError:

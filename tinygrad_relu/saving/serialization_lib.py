@@ -15,11 +15,30 @@ import types
 
 import numpy as np
 
-from .. import _registry, initializers, losses, metrics, optimizers, regularizers
+from .. import _registry, _state, initializers, losses, metrics, optimizers, regularizers
 from ..layers import LAYER_CLASSES, KerasTensor, Layer
+from ..layers.lambda_layer import load_lambda
 from .object_registration import CustomObjectScope
 
 _PLAIN = (str, int, float, bool, type(None))
+
+
+class SafeModeScope:
+    """``with SafeModeScope(False):`` deserializing in this block (in this thread) may load the bytecode of a
+    Python lambda (a Lambda layer's function), which runs code from the config: only for files you trust."""
+
+    def __init__(self, safe_mode=True):
+        if not isinstance(safe_mode, bool):
+            raise TypeError(f"safe_mode must be True or False, received {safe_mode!r}")
+        self.safe_mode = safe_mode
+
+    def __enter__(self):
+        self._previous, _state.local.safe_mode = _state.local.safe_mode, self.safe_mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.local.safe_mode = self._previous
+        return False
 
 
 def serialize_keras_object(obj):
@@ -89,9 +108,12 @@ def deserialize_keras_object(config, custom_objects=None):
         tensor = KerasTensor(inner["shape"], inner["dtype"])
         tensor._pre_serialization_keras_history = inner.get("keras_history")
         return tensor
+    if class_name == "__lambda__" and not _state.local.safe_mode:
+        return load_lambda(config, "deserialize_keras_object")
     if class_name in ("__lambda__", "__typespec__"):
         raise ValueError(f"deserialize_keras_object: a {class_name[2:-2]} in a config is code, which loading never "
-                         "runs; register a named function or class instead")
+                         "runs in safe mode; register a named function or class instead (or, for a file you trust, "
+                         "load it with safe_mode=False)")
     if class_name == "function":
         found = _registry.custom_object([config.get("registered_name"), inner], custom_objects)
         if found is None:
