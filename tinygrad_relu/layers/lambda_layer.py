@@ -23,7 +23,7 @@ from .base import Layer
 def _function_config(fn, who):
     """Keras' config of a Lambda's function: bytecode for a Python lambda, a reference otherwise."""
     if isinstance(fn, types.LambdaType) and fn.__name__ == "<lambda>":
-        code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
+        code = base64.encodebytes(marshal.dumps(fn.__code__)).decode("ascii")  # (Keras' spelling: lines of 76)
         closure = [cell.cell_contents for cell in fn.__closure__] if fn.__closure__ else None
         return {"class_name": "__lambda__", "config": {"code": code, "defaults": fn.__defaults__,
                                                        "closure": closure}}
@@ -45,7 +45,7 @@ def load_lambda(config, who):
     if not isinstance(code, str):
         raise ValueError(f"{who}: the lambda's config holds no bytecode string")
     try:
-        compiled = marshal.loads(base64.b64decode(code.encode("ascii"), validate=True))
+        compiled = marshal.loads(base64.decodebytes(code.encode("ascii")))
     except (ValueError, EOFError, TypeError, binascii.Error) as err:
         raise ValueError(f"{who}: the lambda's bytecode cannot be read in this Python version ({err})") from None
     if not isinstance(compiled, types.CodeType):
