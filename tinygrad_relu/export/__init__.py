@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from ..saving.archive import atomic_write
-from .onnx_graph import DEFAULT_OPSET, MIN_OPSET, ExportError, Graph, convert_model
+from .onnx_graph import DEFAULT_OPSET, MIN_OPSET, ExportError, Graph, convert_model, model_kind
 from .onnx_layers import ACTIVATIONS, CONVERTERS, convert_layer
 
 _ELEMENT_TYPES = {"float32": "FLOAT", "float64": "DOUBLE"}
@@ -71,6 +71,9 @@ def to_onnx(model, opset_version=None):
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= latest:
         raise ValueError(f"export: opset_version must be an int from {MIN_OPSET} to {latest} (this onnx package's "
                          f"newest), received {opset!r}")
+    if model_kind(model) is None:
+        raise ExportError(f"export: model '{model.name}' ({type(model).__name__}) is a subclassed model: its call() is "
+                          "Python code, which ONNX export does not trace; build it as a Sequential or Functional model")
     if not model.built:
         try:
             model.build()
@@ -97,7 +100,7 @@ def to_onnx(model, opset_version=None):
         graph.nodes.append(onnx.helper.make_node("Identity", [name], [out], name=out))
         final.append((out, shape))
     onnx_graph = onnx.helper.make_graph(
-        graph.nodes, model.name, [_value_info(onnx, name, element_type, shape, name) for name, shape in specs],
+        graph.used_nodes([name for name, _ in final]), model.name, [_value_info(onnx, name, element_type, shape, name) for name, shape in specs],
         [_value_info(onnx, name, element_type, shape, name) for name, shape in final], graph.initializers)
     onnx_model = onnx.helper.make_model(onnx_graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                         producer_name="tinygrad_relu")

@@ -34,6 +34,7 @@ class Graph:
     def __init__(self, onnx, opset, dtype):
         self.onnx, self.opset, self.dtype = onnx, opset, np.dtype(dtype)
         self.nodes, self.initializers, self._used = [], [], set()
+        self._transposed = {}  # output of a Transpose node -> (its input, its perm)
 
     def name(self, hint):
         base = hint.replace(" ", "_") or "t"
@@ -67,10 +68,25 @@ class Graph:
         return self.op(op_type, [x], hint, axes=list(axes), keepdims=int(keepdims))
 
     def transpose(self, x, perm, hint):
-        return self.op("Transpose", [x], hint, perm=list(perm))
+        """x transposed; when x is itself a transpose that this one undoes, its input (no node added)."""
+        source = self._transposed.get(x)
+        if source is not None and [source[1][i] for i in perm] == list(range(len(perm))):
+            return source[0]
+        out = self.op("Transpose", [x], hint, perm=list(perm))
+        self._transposed[out] = (x, list(perm))
+        return out
+
+    def used_nodes(self, outputs):
+        """The nodes the graph's ``outputs`` depend on, in order (a transpose undone by the next is left out)."""
+        needed, kept = set(outputs), []
+        for node in reversed(self.nodes):
+            if any(name in needed for name in node.output):
+                kept.append(node)
+                needed.update(node.input)
+        return kept[::-1]
 
 
-def _model_kind(layer):
+def model_kind(layer):
     for kind in ("Sequential", "Functional"):
         cls = _registry.model_class(kind)
         if cls is not None and type(layer) is cls:
@@ -81,7 +97,7 @@ def _model_kind(layer):
 def convert_model(graph, model, inputs, shapes, convert_layer):
     """(output names, output shapes) of ``model`` (a Sequential or Functional model) called on the tensors ``inputs``
     (a list of names, with their ``shapes``); ``convert_layer(graph, call)`` converts one layer."""
-    kind = _model_kind(model)
+    kind = model_kind(model)
     if kind == "Sequential":
         x, shape = inputs[0], shapes[0]
         for layer in model.layers:
@@ -110,7 +126,7 @@ def convert_model(graph, model, inputs, shapes, convert_layer):
 def _convert(graph, call, convert_layer):
     """(output name(s), output shape) of one layer call; a nested model recurses."""
     layer = call.layer
-    if _model_kind(layer) is not None:
+    if model_kind(layer) is not None:
         single = not isinstance(call.inputs, list)
         inputs = [call.inputs] if single else list(call.inputs)
         shapes = [call.shapes] if single else list(call.shapes)

@@ -94,14 +94,30 @@ def _channels_last(g, x, rank, hint):
     return g.transpose(x, [0] + list(range(2, rank + 2)) + [1], hint)
 
 
-def _spatial_padding(layer, kernel, dilation):
-    """ONNX attributes for Keras' padding: 'same' is TensorFlow's (the extra pixel at the end: SAME_UPPER)."""
-    rank = len(kernel)
-    if layer.padding == "same":
-        return {"auto_pad": "SAME_UPPER"}
-    if layer.padding == "causal":  # Conv1D: everything on the left
+def _spatial_padding(layer, shape, kernel, strides, dilation):
+    """ONNX's pads for Keras' padding of an input of ``shape`` (channels last). 'same' is TensorFlow's: the
+    output has ceil(n / stride) steps, the odd pixel of padding goes at the end."""
+    spatial = shape[1:-1]
+    if layer.padding == "valid":
+        return {"pads": [0] * (2 * len(kernel))}
+    if layer.padding == "causal":  # Conv1D: all of it on the left
         return {"pads": [(kernel[0] - 1) * dilation[0], 0]}
-    return {"pads": [0] * (2 * rank)}
+    if any(n is None for n in spatial):
+        if any(d != 1 for d in dilation):  # (onnxruntime computes SAME_UPPER without dilations only)
+            raise ExportError(f"layer '{layer.name}' ({type(layer).__name__}): padding='same' with dilation_rate "
+                              f"{tuple(dilation)} needs the input's spatial sizes, received input shape {shape}")
+        return {"auto_pad": "SAME_UPPER"}
+    before, after = [], []
+    for n, k, s, d in zip(spatial, kernel, strides, dilation):
+        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        before.append(total // 2)
+        after.append(total - total // 2)
+    return {"pads": before + after}
+
+
+# Activations that act along the last axis: the others are elementwise, so a convolution applies them before
+# it transposes back to channels-last (and a transpose pair can then cancel).
+_ROW_WISE = ("softmax", "log_softmax")
 
 
 def _conv(g, call):
@@ -112,15 +128,17 @@ def _conv(g, call):
         inputs.append(g.const(layer.bias.data, f"{layer.name}/bias"))
     y = g.op("Conv", inputs, layer.name, kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
              dilations=list(layer.dilation_rate), group=1,
-             **_spatial_padding(layer, layer.kernel_size, layer.dilation_rate))
-    return activation(g, layer.activation, _channels_last(g, y, rank, layer.name), layer)
+             **_spatial_padding(layer, call.shapes, layer.kernel_size, layer.strides, layer.dilation_rate))
+    if activations.serialize(layer.activation) in _ROW_WISE:
+        return activation(g, layer.activation, _channels_last(g, y, rank, layer.name), layer)
+    return _channels_last(g, activation(g, layer.activation, y, layer), rank, layer.name)
 
 
 def _pool(op_type):
     def convert(g, call):
         layer, rank = call.layer, call.layer.rank
         attributes = dict(kernel_shape=list(layer.pool_size), strides=list(layer.strides),
-                          **_spatial_padding(layer, layer.pool_size, (1,) * rank))
+                          **_spatial_padding(layer, call.shapes, layer.pool_size, layer.strides, (1,) * rank))
         if op_type == "AveragePool":
             attributes["count_include_pad"] = 0  # Keras averages over the window's real values only
         y = g.op(op_type, [_channels_first(g, call.inputs, rank, layer.name)], layer.name, **attributes)
@@ -174,13 +192,7 @@ def _relu(g, call):
 
 
 def _softmax(g, call):
-    layer, x = call.layer, call.inputs
-    if isinstance(layer.axis, int):
-        return g.op("Softmax", [x], layer.name, axis=layer.axis)
-    axes = [a % len(call.shapes) for a in layer.axis]  # several axes: exp(x - max) / sum, written out
-    shifted = g.op("Sub", [x, g.reduce("ReduceMax", x, axes, True, layer.name)], layer.name)
-    exp = g.op("Exp", [shifted], layer.name)
-    return g.op("Div", [exp, g.reduce("ReduceSum", exp, axes, True, layer.name)], layer.name)
+    return g.op("Softmax", [call.inputs], call.layer.name, axis=call.layer.axis)
 
 
 def _reshape(g, call):
