@@ -33,10 +33,12 @@ def seed_cnn(lib):
 
 def conv1d_net(lib):
     L = lib.layers
-    return lib.Sequential([lib.Input((40, 3)), L.Conv1D(8, 5, padding="same", activation="elu"),
-                           L.MaxPooling1D(2), L.Conv1D(8, 3, padding="causal", dilation_rate=2, activation="gelu"),
-                           L.AveragePooling1D(2, padding="same"), L.Conv1D(6, 3, strides=2, activation="silu"),
-                           L.GlobalAveragePooling1D(), L.Dense(2, activation="sigmoid")])
+    x = lib.Input((40, 3), name="signal")
+    h = L.MaxPooling1D(2)(L.Conv1D(8, 5, padding="same", activation="elu")(x))
+    h = L.AveragePooling1D(2, padding="same")(L.Conv1D(8, 3, padding="causal", dilation_rate=2, activation="gelu")(h))
+    h = L.Conv1D(6, 3, strides=2, activation="silu")(h)
+    pooled = L.Concatenate()([L.GlobalAveragePooling1D()(h), L.GlobalMaxPooling1D()(h)])
+    return lib.Model(x, L.Dense(2, activation="sigmoid")(pooled), name="conv1d")
 
 
 def batchnorm_prelu(lib):
@@ -49,12 +51,16 @@ def batchnorm_prelu(lib):
 
 
 def residual_block(lib):
-    """A functional residual block around a nested Sequential, with a concatenation and a dot product."""
+    """A functional residual block around a nested Sequential and a nested functional model, with a concatenation
+    and a dot product."""
     L = lib.layers
     inner = lib.Sequential([lib.Input((16,)), L.Dense(16, activation="relu"), L.Dense(16)], name="branch")
+    gate_in = lib.Input((16,), name="gate_in")
+    gate = lib.Model(gate_in, L.Multiply(name="gated")([gate_in, L.Dense(16, activation="sigmoid",
+                                                                           name="gate_dense")(gate_in)]), name="gate")
     x = lib.Input((12,), name="features")
     h = L.Dense(16, activation="relu", name="stem")(x)
-    r = L.Activation("relu", name="act")(L.add([h, inner(h)], name="skip"))
+    r = L.Activation("relu", name="act")(L.add([h, gate(inner(h))], name="skip"))
     merged = L.Concatenate(name="cat")([r, L.Subtract(name="diff")([r, h])])
     score = L.Dot(axes=1, normalize=True, name="cos")([r, h])
     out = L.Dense(3, activation="softmax", name="head")(L.Concatenate(name="all")([merged, score]))
@@ -124,6 +130,11 @@ def assert_same_state(theirs, ours):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
 
 
+def test_the_models_cover_every_layer_class():
+    covered = {type(layer).__name__ for name in MODELS for layer in MODELS[name][0](tr)._flatten_layers()}
+    assert set(tr.layers.LAYER_CLASSES) - covered == {"Lambda"}  # (test_a_keras_lambda_... has it)
+
+
 # ---- ours -> Keras ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_keras_opens_our_keras_file_and_predicts_the_same(keras, tmp_path, name):
@@ -134,7 +145,8 @@ def test_keras_opens_our_keras_file_and_predicts_the_same(keras, tmp_path, name)
         assert z.namelist() == ["metadata.json", "config.json", "model.weights.h5"]
         config = json.loads(z.read("config.json"))
     assert config["module"] in ("keras", "keras.src.models.functional")
-    assert {layer["module"] for layer in config["config"]["layers"] if "module" in layer} <= {"keras", "keras.layers"}
+    assert {layer["module"] for layer in config["config"]["layers"]} <= {"keras", "keras.layers",
+                                                                          "keras.src.models.functional"}
     theirs = keras.saving.load_model(path)
     x, y = data(name)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(theirs.predict(x, verbose=0)),
@@ -381,3 +393,50 @@ def test_the_file_name_chooses_the_format_and_old_native_keras_files_still_load(
             call(tmp_path / bad)
     with pytest.raises(ModelFileError, match="HDF5 file"):
         load_model(tmp_path / "w.weights.h5")
+
+
+# ---- a nested functional model called twice: Keras numbers its calls from 0 in node arguments, from 1 in outputs
+def twice_gated(lib):
+    inner_in = lib.Input((6,), name="inner_in")
+    gate = lib.Model(inner_in, lib.layers.Dense(6, activation="tanh", name="inner_dense")(inner_in), name="gate")
+    x = lib.Input((6,), name="x")
+    first = gate(x)
+    return lib.Model(x, [gate(first), lib.layers.Dense(2, name="side")(first)], name="twice")
+
+
+def test_a_nested_functional_model_called_twice_crosses_both_ways(keras, tmp_path):
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    theirs = twice_gated(keras)
+    theirs.save(tmp_path / "k.keras")
+    ours = load_model(tmp_path / "k.keras")
+    for a, b in zip(ours.predict(x, verbose=0), theirs.predict(x, verbose=0)):
+        np.testing.assert_allclose(a, keras.ops.convert_to_numpy(b), **TOLERANCE)
+    for mine, keras_layer in zip(ours.get_config()["layers"], json.loads(theirs.to_json())["config"]["layers"]):
+        assert [node["args"] for node in mine["inbound_nodes"]] == [node["args"] for node in keras_layer["inbound_nodes"]]
+    assert ours.get_config()["output_layers"] == [list(t) for t in theirs.get_config()["output_layers"]]
+    ours.save(tmp_path / "o.keras")
+    back = keras.saving.load_model(tmp_path / "o.keras")
+    for a, b in zip(back.predict(x, verbose=0), ours.predict(x, verbose=0)):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), b, **TOLERANCE)
+
+
+def test_native_files_of_format_1_with_nested_calls_numbered_from_one_still_load(tmp_path):
+    model = twice_gated(tr)
+    model.save(tmp_path / "new.trm")
+    with zipfile.ZipFile(tmp_path / "new.trm") as z:
+        items = {name: z.read(name) for name in z.namelist()}
+    config, metadata = json.loads(items["config.json"]), json.loads(items["metadata.json"])
+    for layer in config["config"]["layers"]:  # format 1: the arguments numbered a nested Functional's calls from 1
+        for node in layer["inbound_nodes"]:
+            for arg in node["args"]:
+                if arg["config"]["keras_history"][0] == "gate":
+                    arg["config"]["keras_history"][1] += 1
+    items.update({"config.json": json.dumps(config).encode(),
+                  "metadata.json": json.dumps(dict(metadata, format_version=1)).encode()})
+    with zipfile.ZipFile(tmp_path / "old.trm", "w") as z:
+        for name, data in items.items():
+            z.writestr(name, data)
+    old = load_model(tmp_path / "old.trm")
+    x = rng.standard_normal((3, 6)).astype(np.float32)
+    for a, b in zip(old.predict(x, verbose=0), model.predict(x, verbose=0)):
+        np.testing.assert_array_equal(a, b)

@@ -2,7 +2,7 @@
 
 Layout of a file written by ``model.save(path)`` (any file name works)::
 
-    metadata.json    {"format": "tinygrad_relu", "kind": "model", "format_version": 1, ...}
+    metadata.json    {"format": "tinygrad_relu", "kind": "model", "format_version": 2, ...}
     config.json      {"class_name": "Sequential", "config": {...}, "compile_config": {...}}
     weights.json     [{"layer", "name", "shape", "dtype", "path"}, ...]  in Keras' weight order
     weights/0.npy ...
@@ -26,10 +26,10 @@ from ..layers.base import skip_initializers
 from .archive import Archive, atomic_write, write_json, write_npy
 from .limits import MAX_LAYERS, MAX_MEMBERS
 from .object_registration import CustomObjectScope
-from .serialization_lib import deserialize_layer
+from .serialization_lib import deserialize_layer, renumber_nested_calls
 
 FORMAT_NAME = "tinygrad_relu"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a nested Functional model's calls numbered from 0 in node arguments, as Keras (1: from 1)
 
 
 def _leaf(name):
@@ -252,7 +252,7 @@ def load_model(filepath, custom_objects=None, compile=True):
     """Rebuild a model written by ``save_model``: same predictions, and training continues from it."""
     archive = Archive(filepath, "load_model")
     try:
-        _read_metadata(archive, ("model",))
+        version = _read_metadata(archive, ("model",))["format_version"]
         config = archive.read_json("config.json")
         if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
             raise archive.error("config.json does not describe a model")
@@ -260,6 +260,8 @@ def load_model(filepath, custom_objects=None, compile=True):
         if layers is not None and len(layers) > MAX_LAYERS:
             raise archive.error(f"config.json declares {len(layers)} layers (an input layer included); a model file "
                                 f"holds at most {MAX_LAYERS}")
+        if version == 1:
+            renumber_nested_calls(config)
         with CustomObjectScope(custom_objects or {}):
             model = rebuild_model(archive, config, custom_objects)
             _read_weights(archive, model, into_model=True)

@@ -187,7 +187,7 @@ def functional_from_config(cls, config, custom_objects=None):
             raise ValueError(f"Functional.from_config: inbound_nodes of layer {data['name']!r} must be a list")
         pending.append([layer, list(nodes)])
 
-    def tensor(history):
+    def tensor(history, in_arguments=True):
         if not (isinstance(history, (list, tuple)) and len(history) == 3 and isinstance(history[0], str)
                 and all(isinstance(v, int) and not isinstance(v, bool) for v in history[1:])):
             raise ValueError(f"Functional.from_config: invalid tensor reference {history!r}")
@@ -195,8 +195,8 @@ def functional_from_config(cls, config, custom_objects=None):
         if name not in created:
             raise ValueError(f"Functional.from_config: unknown layer {name!r}")
         layer = created[name]
-        if getattr(layer, "_counts_own_node", False):
-            node_index -= 1  # Keras counts a Functional model's own node first
+        if getattr(layer, "_counts_own_node", False) and not in_arguments:
+            node_index -= 1  # in input_layers and output_layers, Keras counts a Functional model's own node first
         if not 0 <= node_index < len(layer._inbound_nodes):
             raise IndexError(name)  # not made yet: try again after other layers' calls
         outputs = layer._inbound_nodes[node_index].outputs
@@ -242,7 +242,7 @@ def functional_from_config(cls, config, custom_objects=None):
 
     def structure(value):
         if isinstance(value, (list, tuple)) and len(value) == 3 and isinstance(value[0], str):
-            return tensor(value)
+            return tensor(value, in_arguments=False)
         if isinstance(value, dict):
             return {k: structure(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
@@ -252,3 +252,45 @@ def functional_from_config(cls, config, custom_objects=None):
     inputs = structure(config.get("input_layers"))
     outputs = structure(config.get("output_layers"))
     return cls(inputs=inputs, outputs=outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+
+
+def renumber_nested_calls(config):
+    """A model config from a native file of format 1, whose nodes' arguments numbered a nested Functional
+    model's calls from 1, with Keras' numbering (from 0); changed in place, and returned."""
+    stack = [config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+            continue
+        if not isinstance(value, dict):
+            continue
+        layers = value.get("layers") if value.get("class_name") is None else None
+        if isinstance(layers, list) and "output_layers" in value:
+            nested = {entry.get("name") for entry in layers if isinstance(entry, dict)
+                      and entry.get("class_name") == "Functional"}
+            for entry in layers:
+                for history in _argument_histories(entry.get("inbound_nodes") if isinstance(entry, dict) else None):
+                    if history[0] in nested and isinstance(history[1], int) and history[1] > 0:
+                        history[1] -= 1
+        stack.extend(value.values())
+    return config
+
+
+def _argument_histories(nodes):
+    """The [layer, node, tensor] lists of the symbolic tensors in a layer's inbound nodes."""
+    found, stack = [], [nodes]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            inner = value.get("config")
+            if value.get("class_name") == "__keras_tensor__" and isinstance(inner, dict):
+                history = inner.get("keras_history")
+                if isinstance(history, list) and len(history) == 3:
+                    found.append(history)
+                continue
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
