@@ -47,7 +47,8 @@ def batchnorm_prelu(lib):
     return lib.Sequential([lib.Input((10, 10, 2)), L.Conv2D(6, 3, padding="same", use_bias=False),
                            L.BatchNormalization(), L.PReLU(shared_axes=[1, 2]), L.AveragePooling2D((2, 2)), L.Flatten(),
                            L.Dense(8, use_bias=False),
-                           L.BatchNormalization(momentum=0.9, epsilon=1e-2), L.PReLU(), L.Dense(3, activation="softmax")])
+                           L.BatchNormalization(momentum=0.9, epsilon=1e-2), L.PReLU(),
+                           L.Dense(3, activation="softmax")])
 
 
 def residual_block(lib):
@@ -412,7 +413,7 @@ def test_a_nested_functional_model_called_twice_crosses_both_ways(keras, tmp_pat
     for a, b in zip(ours.predict(x, verbose=0), theirs.predict(x, verbose=0)):
         np.testing.assert_allclose(a, keras.ops.convert_to_numpy(b), **TOLERANCE)
     for mine, keras_layer in zip(ours.get_config()["layers"], json.loads(theirs.to_json())["config"]["layers"]):
-        assert [node["args"] for node in mine["inbound_nodes"]] == [node["args"] for node in keras_layer["inbound_nodes"]]
+        assert [n["args"] for n in mine["inbound_nodes"]] == [n["args"] for n in keras_layer["inbound_nodes"]]
     assert ours.get_config()["output_layers"] == [list(t) for t in theirs.get_config()["output_layers"]]
     ours.save(tmp_path / "o.keras")
     back = keras.saving.load_model(tmp_path / "o.keras")

@@ -16,7 +16,7 @@ import pytest
 import tinygrad_relu as tr
 from tinygrad_relu import layers as L
 from tinygrad_relu.models import load_model
-from tinygrad_relu.saving import ModelFileError, h5_weights, keras_format
+from tinygrad_relu.saving import ModelFileError, h5_weights
 
 h5py = pytest.importorskip("h5py")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -267,9 +267,9 @@ def bomb_files(tmp_path):
     saved(tmp_path / "m.keras")
     bombs = {}
 
-    def layer_of_8_gib(config):
+    def layer_of_32_gib(config):
         config["config"]["layers"][-1]["config"]["units"] = 2 ** 29
-    bombs["a layer of 8 GiB"] = rewrite(tmp_path / "m.keras", tmp_path / "b0.keras", config=layer_of_8_gib)
+    bombs["a layer of 32 GiB"] = rewrite(tmp_path / "m.keras", tmp_path / "b0.keras", config=layer_of_32_gib)
 
     def wide(config):
         config["config"]["layers"][1]["config"]["units"] = 8192
@@ -305,7 +305,7 @@ def _deflated_member(path, items, size):
     return path
 
 
-BOMBS = ["a layer of 8 GiB", "a gzip dataset of 256 MiB", "a weights member of 1 GiB"]
+BOMBS = ["a layer of 32 GiB", "a gzip dataset of 256 MiB", "a weights member of 1 GiB"]
 
 
 @pytest.fixture(scope="module")

@@ -100,7 +100,8 @@ def to_onnx(model, opset_version=None):
         graph.nodes.append(onnx.helper.make_node("Identity", [name], [out], name=out))
         final.append((out, shape))
     onnx_graph = onnx.helper.make_graph(
-        graph.used_nodes([name for name, _ in final]), model.name, [_value_info(onnx, name, element_type, shape, name) for name, shape in specs],
+        graph.used_nodes([name for name, _ in final]), model.name,
+        [_value_info(onnx, name, element_type, shape, name) for name, shape in specs],
         [_value_info(onnx, name, element_type, shape, name) for name, shape in final], graph.initializers)
     onnx_model = onnx.helper.make_model(onnx_graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
                                         producer_name="tinygrad_relu")
