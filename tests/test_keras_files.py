@@ -441,3 +441,45 @@ def test_native_files_of_format_1_with_nested_calls_numbered_from_one_still_load
     x = rng.standard_normal((3, 6)).astype(np.float32)
     for a, b in zip(old.predict(x, verbose=0), model.predict(x, verbose=0)):
         np.testing.assert_array_equal(a, b)
+
+
+def subclassed(lib, register, block):
+    @register(package="roundtrip", name="Net")
+    class Net(lib.Model):
+        """A subclassed model: Keras saves its attributes in sorted order, private ones last, then 'layers'."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.zeta = lib.layers.Dense(6, activation="relu")
+            self.alpha = block(units=6)
+            self._private = lib.layers.Dense(2)
+
+        def call(self, x):
+            return self._private(self.alpha(self.zeta(x)))
+
+    return Net
+
+
+def test_a_registered_subclassed_model_crosses_both_ways(keras, tmp_path):
+    KerasNet = subclassed(keras, keras.saving.register_keras_serializable,
+                          gated_block(keras, keras.saving.register_keras_serializable))
+    OurNet = subclassed(tr, saving.register_keras_serializable, gated_block(tr, saving.register_keras_serializable))
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    y = rng.standard_normal((4, 2)).astype(np.float32)
+    theirs = KerasNet()
+    theirs.compile("rmsprop", "mse")
+    theirs.train_on_batch(x, y)
+    theirs.save(tmp_path / "k.keras")
+    ours = load_model(tmp_path / "k.keras")
+    assert type(ours) is OurNet
+    np.testing.assert_allclose(ours.predict(x, verbose=0), keras.ops.convert_to_numpy(theirs.predict(x, verbose=0)),
+                               **TOLERANCE)
+    assert_same_state(keras_state(keras, theirs), our_state(ours))
+    mine = OurNet()
+    mine.compile("adam", "mse")
+    mine.train_on_batch(x, y)
+    mine.save(tmp_path / "o.keras")
+    back = keras.saving.load_model(tmp_path / "o.keras")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(back.predict(x, verbose=0)), mine.predict(x, verbose=0),
+                               **TOLERANCE)
+    assert_same_state(keras_state(keras, back), our_state(mine))
