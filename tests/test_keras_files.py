@@ -483,3 +483,36 @@ def test_a_registered_subclassed_model_crosses_both_ways(keras, tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(back.predict(x, verbose=0)), mine.predict(x, verbose=0),
                                **TOLERANCE)
     assert_same_state(keras_state(keras, back), our_state(mine))
+
+
+def two_headed(lib):
+    x = lib.Input((4,), name="features")
+    h = lib.layers.Dense(8, activation="relu", name="trunk")(x)
+    return lib.Model(x, [lib.layers.Dense(3, activation="softmax", name="cls")(h), lib.layers.Dense(1, name="reg")(h)],
+                     name="two_headed")
+
+
+def test_per_output_losses_metrics_and_weights_cross_both_ways(keras, tmp_path):
+    def compiled(lib):
+        model = two_headed(lib)
+        model.compile(lib.optimizers.SGD(0.01, momentum=0.5),
+                      loss={"cls": lib.losses.SparseCategoricalCrossentropy(), "reg": "mae"},
+                      loss_weights={"cls": 2.0, "reg": 0.5},
+                      metrics={"cls": [lib.metrics.SparseCategoricalAccuracy()], "reg": ["mse"]})
+        return model
+
+    x = rng.standard_normal((16, 4)).astype(np.float32)
+    y = [rng.integers(0, 3, 16), rng.standard_normal((16, 1)).astype(np.float32)]
+    mine = compiled(tr)
+    mine.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    mine.save(tmp_path / "o.keras")
+    back = keras.saving.load_model(tmp_path / "o.keras")
+    expected = mine.evaluate(x, y, verbose=0, return_dict=True)
+    assert back.evaluate(x, y, verbose=0, return_dict=True) == pytest.approx(expected, rel=1e-5)
+    theirs = compiled(keras)
+    theirs.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    theirs.save(tmp_path / "k.keras")
+    ours = load_model(tmp_path / "k.keras")
+    assert ours.evaluate(x, y, verbose=0, return_dict=True) == pytest.approx(
+        theirs.evaluate(x, y, verbose=0, return_dict=True), rel=1e-5)
+    assert_same_state(keras_state(keras, theirs), our_state(ours))

@@ -48,7 +48,8 @@ class Saveable(NamedTuple):
     path: str
     name: str
     variables: list
-    optimizer: object = None  # the optimizer, for the optimizer's entry
+    optimizer: object = None  # for an optimizer's entry: the optimizer ...
+    owner: object = None      # ... and the model it trains
 
 
 def _join(path, name):
@@ -87,7 +88,7 @@ def saveables(model, with_optimizer=True):
                 container(value, child)
             elif value is not None and name == "optimizer" and id(value) not in visited:
                 visited.add(id(value))
-                found.append(Saveable(child, value.name, optimizer_layout(value, obj.trainable_weights), value))
+                found.append(Saveable(child, value.name, optimizer_layout(value, obj.trainable_weights), value, obj))
 
     def container(values, path):
         used = {}
@@ -135,7 +136,8 @@ def optimizer_arrays(optimizer, variables):
     slots = state[head:]
     if not slots:
         return keras_head
-    return keras_head + [slots[k] for k in optimizer.keras_slot_order(len(variables))]
+    tracked = len(slots) // len(optimizer.keras_slot_order(1))  # the parameters it keeps slots for (frozen ones too)
+    return keras_head + [slots[k] for k in optimizer.keras_slot_order(tracked)]
 
 
 def restore_optimizer(optimizer, variables, arrays):
@@ -163,7 +165,7 @@ def write(model, fileobj, who, with_optimizer=True):
             group = f.create_group(_join(entry.path, "vars"))
             group.attrs["name"] = entry.name
             if entry.optimizer is not None:
-                arrays = optimizer_arrays(entry.optimizer, model.trainable_weights)
+                arrays = optimizer_arrays(entry.optimizer, entry.owner.trainable_weights)
             else:
                 arrays = [t.data for t in entry.variables]
             for i, array in enumerate(arrays):
@@ -294,7 +296,7 @@ def check_optimizer(reader, model):
     """(entry, datasets, layout) of the model's optimizer group, checked: all of its variables, or only the
     iteration count and learning rate of an optimizer that never took a step (Keras writes that); None when the
     file has no optimizer group."""
-    entry = next((e for e in saveables(model) if e.optimizer is not None), None)
+    entry = next((e for e in saveables(model) if e.optimizer is not None and e.owner is model), None)
     group = None if entry is None else reader.group(entry.path)
     if group is None:
         return None

@@ -52,7 +52,8 @@ def to_keras(value, key=None):
     if not isinstance(value, dict):
         return value
     if "class_name" not in value or "config" not in value or value["class_name"] in _SPECIAL:
-        return {k: to_keras(v, k if isinstance(v, (dict, list)) else key) for k, v in value.items()}
+        # (a dict by output name keeps the compile key it is stored under: 'loss', 'metrics')
+        return {k: to_keras(v, key if key in _MODULE_BY_KEY else k) for k, v in value.items()}
     class_name, builtin = value["class_name"], _is_builtin(value)
     out = {"module": _keras_module(class_name, key) if builtin else value.get("module"),
            "class_name": class_name, "config": value["config"],
