@@ -358,7 +358,8 @@ FUZZER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("kind,seed", [("keras", 0), ("weights.h5", 0), ("weights.h5", 1)])
+@pytest.mark.parametrize("kind,seed", [("weights.h5", 0), pytest.param("weights.h5", 1, marks=pytest.mark.slow),
+                                       pytest.param("keras", 0, marks=pytest.mark.slow)])
 def test_flipped_and_cut_bytes_give_model_file_errors_never_a_crash(tmp_path, kind, seed):
     model = saved(tmp_path / "m.keras")
     model.save_weights(tmp_path / "m.weights.h5")
