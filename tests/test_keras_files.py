@@ -370,6 +370,10 @@ def test_a_keras_lambda_loads_only_with_safe_mode_off(keras, tmp_path):
     back = keras.saving.load_model(tmp_path / "ours.keras", safe_mode=False)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(back.predict(x, verbose=0)), ours.predict(x, verbose=0),
                                **TOLERANCE)
+    named = tr.Sequential([tr.Input((3,)), tr.layers.Lambda(tr.ops.tanh), tr.layers.Lambda(tr.activations.gelu)])
+    named.save(tmp_path / "named.keras")  # functions Keras has under the same names need no safe_mode=False
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras.saving.load_model(tmp_path / "named.keras").predict(
+        x, verbose=0)), named.predict(x, verbose=0), **TOLERANCE)
 
 
 # ---- which name gives which format ---------------------------------------------------------------------------

@@ -30,7 +30,12 @@ def _function_config(fn, who):
     name = getattr(fn, "__name__", None)
     if not name:
         raise ValueError(f"{who}: cannot save the function {fn!r}; give a named function or a lambda")
-    return {"module": getattr(fn, "__module__", None), "class_name": "function", "config": registered_name(fn),
+    module = getattr(fn, "__module__", None)
+    if activations.ALL_ACTIVATIONS.get(name) is fn:
+        module = "keras.activations"  # where Keras has the same function under the same name
+    elif getattr(ops, name, None) is fn:
+        module = "keras.ops"
+    return {"module": module, "class_name": "function", "config": registered_name(fn),
             "registered_name": registered_name(fn)}
 
 
@@ -117,13 +122,16 @@ class Lambda(Layer):
 
 
 def _registered_function(config, who):
-    """A function a config names, found among the custom objects or Keras' activations, never imported."""
+    """A function a config names: a custom object, or one of keras.activations' or keras.ops' functions (ours of
+    the same name); looked up, never imported."""
     name = config.get("config")
     found = custom_object([config.get("registered_name"), name])
-    if found is None and isinstance(name, str) and name in activations.ALL_ACTIVATIONS:
-        found = activations.ALL_ACTIVATIONS[name]
-    if found is None and isinstance(name, str) and callable(getattr(ops, name, None)):
-        found = getattr(ops, name)
+    tables = [activations.ALL_ACTIVATIONS, vars(ops)]
+    if config.get("module") == "keras.ops":
+        tables.reverse()  # keras.ops.gelu is the tanh form, keras.activations.gelu the exact one
+    for table in tables:
+        if found is None and isinstance(name, str) and isinstance(table.get(name), types.FunctionType):
+            found = table[name]
     if found is None:
         raise ValueError(f"{who}: could not locate the function {name!r}; register it with "
                          "register_keras_serializable or pass it in custom_objects")
