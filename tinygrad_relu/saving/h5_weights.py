@@ -194,12 +194,12 @@ class Reader:
             pass
 
     def _child(self, parent, name, kind, where):
-        link = parent.get(name, getlink=True)
+        link = parent.get(name, getclass=True, getlink=True)
         if link is None:
             return None
-        if not isinstance(link, self.h5py.HardLink):
-            raise self.error(f"'{where}' is a {type(link).__name__}; a weights file may hold only hard links")
-        obj = parent.get(name)
+        if link is not self.h5py.HardLink:
+            raise self.error(f"'{where}' is a {link.__name__}; a weights file may hold only hard links")
+        obj = parent[name]
         if not isinstance(obj, kind):
             raise self.error(f"'{where}' is not an HDF5 {kind.__name__.lower()}")
         return obj
