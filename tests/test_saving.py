@@ -54,7 +54,7 @@ def test_save_load_predicts_identically_and_keeps_config(tmp_path):
         names = set(archive.namelist())
         assert {"metadata.json", "config.json", "weights.json", "optimizer.json"} <= names
         assert all(n.endswith((".json", ".npy")) for n in names)
-        assert json.loads(archive.read("metadata.json"))["format_version"] == 1
+        assert json.loads(archive.read("metadata.json"))["format_version"] == tr.saving.FORMAT_VERSION
 
 
 def test_loaded_model_continues_training_exactly(tmp_path):

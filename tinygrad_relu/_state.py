@@ -22,6 +22,7 @@ class _ThreadState(threading.local):
     call_depth = 0           # layer calls running (0: the next call is a top-level one)
     call_training = None     # the training value of the running call, which nested calls inherit
     inferring_shapes = False  # a layer runs on zeros to learn its output shape: add_loss records nothing
+    safe_mode = True         # loading refuses code in files (a Lambda's bytecode) unless load_model(safe_mode=False)
 
     def __init__(self):
         self.layer_stack = []  # names of the layers whose call is running, innermost last

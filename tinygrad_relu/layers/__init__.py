@@ -6,6 +6,7 @@ from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooli
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
 from .activation import ReLU, LeakyReLU, PReLU, ELU, Softmax
 from .normalization import BatchNormalization
+from .lambda_layer import Lambda
 from .merging import (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
                       add, subtract, multiply, average, maximum, minimum, concatenate, dot)
 from .symbolic import KerasTensor
@@ -22,7 +23,7 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     InputLayer, Dense, Flatten, Reshape, Dropout, Activation, Conv1D, Conv2D,
     MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
     GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
-    ReLU, LeakyReLU, PReLU, ELU, Softmax, BatchNormalization,
+    ReLU, LeakyReLU, PReLU, ELU, Softmax, BatchNormalization, Lambda,
     Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)}
 
 

@@ -108,8 +108,14 @@ class Layer:
             raise ValueError(f"{type(self).__name__}: `trainable` must be a boolean, received trainable={trainable!r}")
         self.name = name if name is not None else unique_name(to_snake_case(type(self).__name__))
         if isinstance(dtype, dict):  # a Keras DTypePolicy config: {'class_name': 'DTypePolicy', 'config': {'name': ...}}
+            if dtype.get("class_name") not in ("DTypePolicy", "FloatDTypePolicy"):
+                raise NotImplementedError(f"{type(self).__name__} '{self.name}': the dtype policy "
+                                          f"{dtype.get('class_name')!r} is not supported (quantization is not)")
             dtype = (dtype.get("config") or {}).get("name")
-        self.dtype = np.dtype(dtype if dtype is not None else "float32").name
+        try:
+            self.dtype = np.dtype(dtype if dtype is not None else "float32").name
+        except TypeError:  # Keras' policy names such as 'mixed_float16'
+            self.dtype = str(dtype)
         if self.dtype not in ("float32", "float64"):  # what the kernels compute in; inputs are converted to it
             raise ValueError(f"Layer '{self.name}': dtype must be float32 or float64, received dtype={dtype!r}"
                              + (" (float16 inputs are fine: they are converted to the layer's dtype)"

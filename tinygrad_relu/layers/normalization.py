@@ -24,8 +24,14 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
                  beta_constraint=None, gamma_constraint=None, **kwargs):
-        kwargs.pop("synchronized", None)
+        kwargs.pop("synchronized", None)  # Keras: the same statistics on one device
+        renorm = kwargs.pop("renorm", False)
+        for key in ("renorm_clipping", "renorm_momentum"):  # Keras writes them; they act only with renorm=True
+            kwargs.pop(key, None)
         super().__init__(**kwargs)
+        if renorm:
+            raise NotImplementedError(f"BatchNormalization '{self.name}': renorm=True (batch renormalization) is not "
+                                      "supported")
         if beta_constraint is not None or gamma_constraint is not None:
             raise NotImplementedError(f"BatchNormalization '{self.name}': constraints are not supported")
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):

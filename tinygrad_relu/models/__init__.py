@@ -18,13 +18,14 @@ from .cloning import clone_model
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """Read a file written by ``model.save``: a model that predicts identically and trains on.
+    """Read a model file: Keras 3's .keras format or the native one (told apart by content), a model that
+    predicts identically and trains on.
 
     ``custom_objects`` maps names to the user classes and functions the file names (registered ones are
-    found without it); ``safe_mode`` is always on: nothing in a file is ever imported or run."""
-    if safe_mode is not True:
-        raise ValueError("load_model: safe_mode=False is not supported; loading never runs code from a file")
-    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)
+    found without it). Nothing in a file is imported; with ``safe_mode=True`` (the default) nothing in it is
+    run either, and a Lambda layer holding Python bytecode is refused: pass ``safe_mode=False`` only for a
+    file you trust, as in Keras."""
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
 
 
 def model_from_json(json_string, custom_objects=None):

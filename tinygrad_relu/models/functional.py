@@ -100,7 +100,7 @@ def _check_computable(inputs, nodes_by_depth):
 class Functional(Model):
     """A model defined by its symbolic inputs and outputs (one tensor, a list, or a dict of them)."""
     _container = True
-    _counts_own_node = True  # in configs, Keras numbers a nested Functional's calls from 1
+    _counts_own_node = True  # in input_layers / output_layers, Keras numbers a nested Functional's calls from 1
 
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         Model.__init__(self, name=name or _state.unique_name("functional"), trainable=True, **kwargs)
@@ -311,10 +311,10 @@ class Functional(Model):
 
     # ---- configuration ----------------------------------------------------------------------------------
     def _node_positions(self):
-        """Each graph node's index among its layer's nodes in this graph (+1 for a nested Functional, as Keras)."""
+        """Each graph node's index among its layer's nodes in this graph."""
         positions = {}
         for layer in self._operations:
-            kept = 1 if isinstance(layer, Functional) else 0
+            kept = 0
             for node in layer._inbound_nodes:
                 if id(node) in self._graph_nodes:
                     positions[id(node)] = kept
@@ -324,9 +324,12 @@ class Functional(Model):
     def get_config(self):
         positions = self._node_positions()
 
-        def history(tensor):
+        def history(tensor, own_node_first=False):
+            """[layer, node, tensor]; as Keras, input_layers and output_layers count a nested Functional's own
+            node first, the nodes' arguments do not."""
             h = tensor._keras_history
-            return [h.layer.name, positions[id(h.layer._inbound_nodes[h.node_index])], h.tensor_index]
+            first = 1 if own_node_first and isinstance(h.layer, Functional) else 0
+            return [h.layer.name, positions[id(h.layer._inbound_nodes[h.node_index])] + first, h.tensor_index]
 
         def serialize_argument(value):
             if isinstance(value, KerasTensor):
@@ -350,8 +353,8 @@ class Functional(Model):
             entry["inbound_nodes"] = nodes
             layers.append(entry)
         return {"name": self.name, "trainable": self.trainable, "layers": layers,
-                "input_layers": tree.map_structure(history, self._inputs_struct),
-                "output_layers": tree.map_structure(history, self._outputs_struct)}
+                "input_layers": tree.map_structure(lambda t: history(t, True), self._inputs_struct),
+                "output_layers": tree.map_structure(lambda t: history(t, True), self._outputs_struct)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

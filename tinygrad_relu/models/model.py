@@ -16,7 +16,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _registry, _state, saving
+from ..export import export_model
 from ..layers import Layer
+from ..saving import keras_config
 from ..layers.base import marks_built
 from ..layers.checks import as_shape_structure, is_shape, shape_str
 from ..tensor import Tensor, no_grad
@@ -213,24 +215,42 @@ class Model(Trainer, Layer):
             return functional.from_config(config, custom_objects=custom_objects)
         return cls(**config)
 
-    def to_json(self):
-        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()})
+    def to_json(self, **kwargs):
+        """The architecture as JSON in Keras 3's spelling: ``keras.models.model_from_json`` reads it too."""
+        return json.dumps(keras_config.model_config(self, include_compile=False), **kwargs)
 
-    def save(self, filepath, overwrite=True):
-        """Write architecture, weights and optimizer state to one file (atomic; no pickle)."""
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Write architecture, weights and optimizer state to one file, atomically: Keras 3's format for a .keras
+        name (Keras opens it), the native zip of JSON and .npy for any other name (no HDF5 needed)."""
+        if zipped not in (None, True) or kwargs:
+            raise NotImplementedError(f"save: zipped={zipped!r} and {sorted(kwargs)} are not supported")
         saving.save_model(self, filepath, overwrite=overwrite)
 
-    def save_weights(self, filepath, overwrite=True):
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None):
+        """Write the weights (and optimizer state): Keras' weights file for a .weights.h5 name, else native."""
+        if max_shard_size is not None:
+            raise NotImplementedError("save_weights: max_shard_size (sharded weights files) is not supported")
         saving.save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath, skip_mismatch=False):
+        """Load weights from a .weights.h5, a .keras or a native file; every array is checked before any is set."""
+        if skip_mismatch:
+            raise NotImplementedError("load_weights: skip_mismatch=True is not supported; every weight must fit")
         saving.load_weights(self, filepath)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Export the model for inference elsewhere: ``format="onnx"`` writes an ONNX model (needs the onnx
+        package), with a dynamic batch axis; ``opset_version=`` picks the opset (17 and up, default 17)."""
+        export_model(self, filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}, layers={len(self.layers)}>"
 
     def _describe(self):
         return f"{type(self).__name__} '{self.name}'"
+
+
+_registry.register_model_class(Model)  # (its subclasses register themselves)
 
 
 def _shape_tree(shapes):

@@ -27,6 +27,8 @@ class Adam(Optimizer):
         super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
                          ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps)
 
+    keras_interleaved = ("momentum", "velocity")
+
     def _slot_specs(self):
         specs = [("momentum", 0.0), ("velocity", 0.0)]
         return specs + [("velocity_hat", 0.0)] if self.amsgrad else specs

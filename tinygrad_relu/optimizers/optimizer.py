@@ -122,6 +122,10 @@ class Optimizer:
         """The slots get_state holds: Keras' moving averages first (with use_ema), then the optimizer's own."""
         return ([("average", 0.0)] if self.use_ema else []) + self._slot_specs()
 
+    # Slot kinds Keras creates together, parameter by parameter (Adam: momentum and velocity); it creates
+    # every other kind for all parameters in turn. That order is the order of the variables in its files.
+    keras_interleaved = ()
+
     def _update(self, grad, var, lr, i, buf):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -214,6 +218,19 @@ class Optimizer:
         for _ in self._state_specs():
             layout.extend((tuple(p.shape), p.dtype) for p in var_list)
         return layout
+
+    def keras_slot_order(self, n_params):
+        """Keras' order of the slot arrays: for each of its optimizer variables after the iteration count and
+        learning rate, the position of that array among ``get_state()``'s slots (kind by kind)."""
+        names = [name for name, _ in self._slot_specs()]
+        order, done = [], set()
+        for name in names:
+            if name in done:
+                continue
+            group = [g for g in names if g in self.keras_interleaved] if name in self.keras_interleaved else [name]
+            done.update(group)
+            order += [names.index(g) * n_params + i for i in range(n_params) for g in group]
+        return order
 
     def set_state(self, state):
         """Restore ``get_state()``'s list. Slots wait for the first update if no parameter was seen yet.

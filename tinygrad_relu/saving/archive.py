@@ -22,6 +22,7 @@ import socket
 import stat
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -124,7 +125,8 @@ def _create_temporary(directory, prefix):
     raise FileExistsError(f"could not create a temporary file in '{directory}'")
 
 
-def atomic_write(filepath, write_archive, overwrite, who):
+def atomic_write(filepath, write_archive, overwrite, who, zipped=True):
+    """Write ``filepath`` atomically: ``write_archive`` gets a zipfile.ZipFile (``zipped``) or the binary file."""
     filepath = os.fspath(filepath)
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{who}: '{filepath}' exists and overwrite=False")
@@ -141,8 +143,11 @@ def atomic_write(filepath, write_archive, overwrite, who):
         with os.fdopen(fd, "w+b") as handle:
             if replaced_mode is not None:
                 os.chmod(tmp_path, replaced_mode)
-            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
-                write_archive(archive)
+            if zipped:
+                with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
+                    write_archive(archive)
+            else:
+                write_archive(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_path, filepath)
@@ -160,7 +165,6 @@ def atomic_write(filepath, write_archive, overwrite, who):
             os.close(dir_fd)
     except OSError:
         pass
-
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -278,6 +282,40 @@ class Archive:
             raise self.error(f"the member '{name}' is larger than its header says")
         return data
 
+    def member_file(self, name, max_size):
+        """Member ``name`` as a seekable read-only file, its CRC checked: a stored member is read where it lies in
+        the archive (nothing is copied), a compressed one is inflated into memory, refused beyond ``max_size``."""
+        info = self._member(name)
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+            return io.BytesIO(self.read_bytes(name, max_size))
+        try:
+            handle = open(self.filepath, "rb")
+        except OSError as err:
+            raise self.error(f"cannot reopen it: {err}") from None
+        try:
+            handle.seek(info.header_offset)
+            header = handle.read(_LOCAL_HEADER.size)
+            if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+                raise self.error(f"the member '{name}' has no valid local header")
+            fields = _LOCAL_HEADER.unpack(header)
+            start = info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
+            window = _Window(handle, start, info.file_size)
+            if window.end > os.fstat(handle.fileno()).st_size:
+                raise self.error(f"the member '{name}' runs past the end of the file (truncated?)")
+            crc = 0
+            while True:
+                chunk = window.read(_CHUNK)
+                if not chunk:
+                    break
+                crc = zlib.crc32(chunk, crc)
+            if crc != info.CRC:
+                raise self.error(f"the member '{name}' is corrupt (its CRC does not match)")
+            window.seek(0)
+            return window
+        except BaseException:
+            handle.close()
+            raise
+
     def read_json(self, name):
         """The parsed member, refused first for its size and number of values, then for its depth."""
         data = self.read_bytes(name, MAX_JSON_BYTES)
@@ -392,6 +430,46 @@ class Archive:
             done += len(chunk)
         if source.read(1):  # (reading to the end also makes zipfile check the member's CRC)
             raise self.error(f"{what}: the array '{path}' has bytes after its data")
+
+
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # a zip member's local header: its name and extra field follow
+
+
+class _Window(io.RawIOBase):
+    """Bytes ``start`` .. ``start + size`` of an open file as a read-only, seekable file of its own."""
+
+    def __init__(self, handle, start, size):
+        self.handle, self.start, self.size, self.end, self.position = handle, start, size, start + size, 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self.position
+
+    def seek(self, offset, whence=os.SEEK_SET):
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.position, os.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self.position = base + offset
+        return self.position
+
+    def readinto(self, buffer):
+        count = max(0, min(len(buffer), self.size - self.position))
+        if not count:
+            return 0
+        self.handle.seek(self.start + self.position)
+        got = self.handle.readinto(memoryview(buffer)[:count])
+        self.position += got
+        return got
+
+    def close(self):
+        if not self.closed:
+            self.handle.close()
+        super().close()
 
 
 class _Joined:

@@ -2,7 +2,7 @@
 
 Layout of a file written by ``model.save(path)`` (any file name works)::
 
-    metadata.json    {"format": "tinygrad_relu", "kind": "model", "format_version": 1, ...}
+    metadata.json    {"format": "tinygrad_relu", "kind": "model", "format_version": 2, ...}
     config.json      {"class_name": "Sequential", "config": {...}, "compile_config": {...}}
     weights.json     [{"layer", "name", "shape", "dtype", "path"}, ...]  in Keras' weight order
     weights/0.npy ...
@@ -26,10 +26,10 @@ from ..layers.base import skip_initializers
 from .archive import Archive, atomic_write, write_json, write_npy
 from .limits import MAX_LAYERS, MAX_MEMBERS
 from .object_registration import CustomObjectScope
-from .serialization_lib import deserialize_layer
+from .serialization_lib import deserialize_layer, renumber_nested_calls
 
 FORMAT_NAME = "tinygrad_relu"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a nested Functional model's calls numbered from 0 in node arguments, as Keras (1: from 1)
 
 
 def _leaf(name):
@@ -53,7 +53,7 @@ def _metadata(kind):
             "library_version": __version__}
 
 
-def _build_or_explain(model, message):
+def build_or_explain(model, message):
     """Build ``model`` from its declared input shape; without one, ValueError(message)."""
     if not model.built:
         try:
@@ -62,15 +62,15 @@ def _build_or_explain(model, message):
             raise ValueError(message) from None
 
 
-def _layer_entries(model_config):
+def layer_entries(model_config):
     """The model config's list of layers (Sequential and Keras' Functional both keep one), or None."""
     layers = model_config.get("layers") if isinstance(model_config, dict) else None
     return layers if isinstance(layers, list) else None
 
 
-def _check_file_limits(model, config, n_members):
+def check_file_limits(model, config, n_members):
     """Refuse to write a file that load_model would refuse (see limits.py)."""
-    layers = _layer_entries(config.get("config")) if config is not None else None
+    layers = layer_entries(config.get("config")) if config is not None else None
     if layers is not None and len(layers) > MAX_LAYERS:
         raise ValueError(f"save: model '{model.name}' has {len(layers)} layers (an input layer included); a model "
                          f"file holds at most {MAX_LAYERS}")
@@ -81,7 +81,7 @@ def _check_file_limits(model, config, n_members):
 
 def save_model(model, filepath, overwrite=True):
     """Write architecture, weights, compile settings and optimizer state to ``filepath``."""
-    _build_or_explain(model, f"save: model '{model.name}' is not built yet; build it (call it on data, "
+    build_or_explain(model, f"save: model '{model.name}' is not built yet; build it (call it on data, "
                              "give the first layer input_shape=, or call model.build) before saving")
     config = {"class_name": type(model).__name__, "config": model.get_config(),
               "compile_config": model._compile_config if model.compiled else None}
@@ -91,7 +91,7 @@ def save_model(model, filepath, overwrite=True):
     entries, arrays = _weights_manifest(model)
     optimizer_json, optimizer_arrays = _optimizer_manifest(model)
     metadata = _metadata("model")
-    _check_file_limits(model, config, 4 + len(arrays) + len(optimizer_arrays))
+    check_file_limits(model, config, 4 + len(arrays) + len(optimizer_arrays))
 
     def write(archive):
         write_json(archive, "metadata.json", metadata)
@@ -152,7 +152,7 @@ def save_weights(model, filepath, overwrite=True):
         raise ValueError(f"save_weights: model '{model.name}' is not built yet, so it has no weights to save")
     entries, arrays = _weights_manifest(model)
     metadata = _metadata("weights")
-    _check_file_limits(model, None, 2 + len(arrays))
+    check_file_limits(model, None, 2 + len(arrays))
 
     def write(archive):
         write_json(archive, "metadata.json", metadata)
@@ -231,7 +231,7 @@ def _revive(value, deserialize, what):
     raise ValueError(f"invalid {what} {value!r}")
 
 
-def _compile_from_config(model, compile_config, archive):
+def compile_from_config(model, compile_config, archive):
     if not isinstance(compile_config, dict):
         raise archive.error("compile_config is not an object")
     try:
@@ -278,19 +278,21 @@ def load_model(filepath, custom_objects=None, compile=True):
     """Rebuild a model written by ``save_model``: same predictions, and training continues from it."""
     archive = Archive(filepath, "load_model")
     try:
-        _read_metadata(archive, ("model",))
+        version = _read_metadata(archive, ("model",))["format_version"]
         config = archive.read_json("config.json")
         if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
             raise archive.error("config.json does not describe a model")
-        layers = _layer_entries(config["config"])
+        layers = layer_entries(config["config"])
         if layers is not None and len(layers) > MAX_LAYERS:
             raise archive.error(f"config.json declares {len(layers)} layers (an input layer included); a model file "
                                 f"holds at most {MAX_LAYERS}")
+        if version == 1:
+            renumber_nested_calls(config)
         with CustomObjectScope(custom_objects or {}):
-            model = _rebuild(archive, config, custom_objects)
+            model = rebuild_model(archive, config, custom_objects)
             _read_weights(archive, model, into_model=True)
             if compile and config.get("compile_config") is not None:
-                _compile_from_config(model, config["compile_config"], archive)
+                compile_from_config(model, config["compile_config"], archive)
                 _restore_optimizer(model, archive)
         return model
     except MemoryError:
@@ -299,7 +301,7 @@ def load_model(filepath, custom_objects=None, compile=True):
         archive.close()
 
 
-def _rebuild(archive, config, custom_objects):
+def rebuild_model(archive, config, custom_objects):
     """The model config.json describes, with lazy zero weights (they are read next)."""
     name = config.get("class_name")
     if _registry.model_class(name) is None and _registry.custom_object([config.get("registered_name"), name],
@@ -357,7 +359,7 @@ def load_weights(model, filepath):
     archive = Archive(filepath, "load_weights")
     try:
         _read_metadata(archive, ("weights", "model", "training_state"))
-        _build_or_explain(model, f"load_weights: model '{model.name}' is not built yet; build it first "
+        build_or_explain(model, f"load_weights: model '{model.name}' is not built yet; build it first "
                                  "(model.build((None, ...)) or call it on data)")
         _assign_weights(model, _read_weights(archive, model))
     except MemoryError:

@@ -15,11 +15,30 @@ import types
 
 import numpy as np
 
-from .. import _registry, initializers, losses, metrics, optimizers, regularizers
+from .. import _registry, _state, initializers, losses, metrics, optimizers, regularizers
 from ..layers import LAYER_CLASSES, KerasTensor, Layer
+from ..layers.lambda_layer import load_lambda
 from .object_registration import CustomObjectScope
 
 _PLAIN = (str, int, float, bool, type(None))
+
+
+class SafeModeScope:
+    """``with SafeModeScope(False):`` deserializing in this block (in this thread) may load the bytecode of a
+    Python lambda (a Lambda layer's function), which runs code from the config: only for files you trust."""
+
+    def __init__(self, safe_mode=True):
+        if not isinstance(safe_mode, bool):
+            raise TypeError(f"safe_mode must be True or False, received {safe_mode!r}")
+        self.safe_mode = safe_mode
+
+    def __enter__(self):
+        self._previous, _state.local.safe_mode = _state.local.safe_mode, self.safe_mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.local.safe_mode = self._previous
+        return False
 
 
 def serialize_keras_object(obj):
@@ -89,9 +108,12 @@ def deserialize_keras_object(config, custom_objects=None):
         tensor = KerasTensor(inner["shape"], inner["dtype"])
         tensor._pre_serialization_keras_history = inner.get("keras_history")
         return tensor
+    if class_name == "__lambda__" and not _state.local.safe_mode:
+        return load_lambda(config, "deserialize_keras_object")
     if class_name in ("__lambda__", "__typespec__"):
         raise ValueError(f"deserialize_keras_object: a {class_name[2:-2]} in a config is code, which loading never "
-                         "runs; register a named function or class instead")
+                         "runs in safe mode; register a named function or class instead (or, for a file you trust, "
+                         "load it with safe_mode=False)")
     if class_name == "function":
         found = _registry.custom_object([config.get("registered_name"), inner], custom_objects)
         if found is None:
@@ -165,7 +187,7 @@ def functional_from_config(cls, config, custom_objects=None):
             raise ValueError(f"Functional.from_config: inbound_nodes of layer {data['name']!r} must be a list")
         pending.append([layer, list(nodes)])
 
-    def tensor(history):
+    def tensor(history, in_arguments=True):
         if not (isinstance(history, (list, tuple)) and len(history) == 3 and isinstance(history[0], str)
                 and all(isinstance(v, int) and not isinstance(v, bool) for v in history[1:])):
             raise ValueError(f"Functional.from_config: invalid tensor reference {history!r}")
@@ -173,8 +195,8 @@ def functional_from_config(cls, config, custom_objects=None):
         if name not in created:
             raise ValueError(f"Functional.from_config: unknown layer {name!r}")
         layer = created[name]
-        if getattr(layer, "_counts_own_node", False):
-            node_index -= 1  # Keras counts a Functional model's own node first
+        if getattr(layer, "_counts_own_node", False) and not in_arguments:
+            node_index -= 1  # in input_layers and output_layers, Keras counts a Functional model's own node first
         if not 0 <= node_index < len(layer._inbound_nodes):
             raise IndexError(name)  # not made yet: try again after other layers' calls
         outputs = layer._inbound_nodes[node_index].outputs
@@ -220,7 +242,7 @@ def functional_from_config(cls, config, custom_objects=None):
 
     def structure(value):
         if isinstance(value, (list, tuple)) and len(value) == 3 and isinstance(value[0], str):
-            return tensor(value)
+            return tensor(value, in_arguments=False)
         if isinstance(value, dict):
             return {k: structure(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
@@ -230,3 +252,45 @@ def functional_from_config(cls, config, custom_objects=None):
     inputs = structure(config.get("input_layers"))
     outputs = structure(config.get("output_layers"))
     return cls(inputs=inputs, outputs=outputs, name=config.get("name"), trainable=config.get("trainable", True))
+
+
+
+def renumber_nested_calls(config):
+    """A model config from a native file of format 1, whose nodes' arguments numbered a nested Functional
+    model's calls from 1, with Keras' numbering (from 0); changed in place, and returned."""
+    stack = [config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+            continue
+        if not isinstance(value, dict):
+            continue
+        layers = value.get("layers") if value.get("class_name") is None else None
+        if isinstance(layers, list) and "output_layers" in value:
+            nested = {entry.get("name") for entry in layers if isinstance(entry, dict)
+                      and entry.get("class_name") == "Functional"}
+            for entry in layers:
+                for history in _argument_histories(entry.get("inbound_nodes") if isinstance(entry, dict) else None):
+                    if history[0] in nested and isinstance(history[1], int) and history[1] > 0:
+                        history[1] -= 1
+        stack.extend(value.values())
+    return config
+
+
+def _argument_histories(nodes):
+    """The [layer, node, tensor] lists of the symbolic tensors in a layer's inbound nodes."""
+    found, stack = [], [nodes]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            inner = value.get("config")
+            if value.get("class_name") == "__keras_tensor__" and isinstance(inner, dict):
+                history = inner.get("keras_history")
+                if isinstance(history, list) and len(history) == 3:
+                    found.append(history)
+                continue
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return found
