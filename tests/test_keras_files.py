@@ -195,6 +195,13 @@ OPTIMIZERS = {
     "adamw": dict(class_name="AdamW", config=dict(weight_decay=0.01)),
     "rmsprop_centered": dict(class_name="RMSprop", config=dict(momentum=0.5, centered=True)),
     "adagrad": dict(class_name="Adagrad", config=dict(initial_accumulator_value=0.2)),
+    "nadam": dict(class_name="Nadam", config=dict(learning_rate=0.01)),
+    "adamax": dict(class_name="Adamax", config=dict(learning_rate=0.01)),
+    "adadelta": dict(class_name="Adadelta", config=dict(learning_rate=0.5)),
+    "ftrl": dict(class_name="Ftrl", config=dict(learning_rate=0.1, l1_regularization_strength=0.01)),
+    "lion": dict(class_name="Lion", config=dict(learning_rate=0.001)),
+    "lamb": dict(class_name="Lamb", config=dict(learning_rate=0.01)),
+    "adam_ema": dict(class_name="Adam", config=dict(use_ema=True, ema_momentum=0.9)),
     "adam_schedule": dict(class_name="Adam", config=dict(learning_rate=dict(
         class_name="ExponentialDecay", config=dict(initial_learning_rate=0.01, decay_steps=3, decay_rate=0.5)))),
 }

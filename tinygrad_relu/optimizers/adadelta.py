@@ -24,6 +24,8 @@ class Adadelta(Optimizer):
         super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
                          ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps)
 
+    keras_interleaved = ('accumulated_grad', 'accumulated_delta_var')  # Keras creates them together, parameter by parameter
+
     def _slot_specs(self):
         return [("accumulated_grad", 0.0), ("accumulated_delta_var", 0.0)]
 

@@ -40,6 +40,8 @@ class Ftrl(Optimizer):
         super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
                          ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps)
 
+    keras_interleaved = ('accumulator', 'linear')  # Keras creates them together, parameter by parameter
+
     def _slot_specs(self):
         return [("accumulator", self.initial_accumulator_value), ("linear", 0.0)]
 

@@ -29,6 +29,8 @@ class Lamb(Optimizer):
         super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
                          ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps)
 
+    keras_interleaved = ('momentum', 'velocity')  # Keras creates them together, parameter by parameter
+
     def _slot_specs(self):
         return [("momentum", 0.0), ("velocity", 0.0)]
 

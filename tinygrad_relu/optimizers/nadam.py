@@ -29,11 +29,24 @@ class Nadam(Optimizer):
         super().__init__(learning_rate, name, weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema,
                          ema_momentum, ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps)
 
+    keras_interleaved = ('momentum', 'velocity')  # Keras creates them together, parameter by parameter
+
     def _slot_specs(self):
         return [("momentum", 0.0), ("velocity", 0.0)]
 
     def _u(self, t):
         return self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
+
+    def _u_product(self, t):
+        """u_1 u_2 ... u_t (1 for t = 0)."""
+        product = 1.0
+        for k in range(1, t + 1):
+            product *= self._u(k)
+        return product
+
+    def keras_extra_state(self):
+        """Keras' ``_u_product`` variable, u_prod after the steps taken (derived here from the iteration count)."""
+        return [np.array(self._u_product(self.iterations), dtype=np.float32)]
 
     def _step_constants(self):
         """(weight of m, weight of g, 1 - beta_2^t) of this step's m_hat and v_hat."""

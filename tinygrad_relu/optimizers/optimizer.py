@@ -219,10 +219,16 @@ class Optimizer:
             layout.extend((tuple(p.shape), p.dtype) for p in var_list)
         return layout
 
+    def keras_extra_state(self):
+        """Arrays Keras keeps as optimizer variables after the slots that this state derives from the others
+        (Nadam's u_prod_t): written into Keras' files, not part of ``get_state()``."""
+        return []
+
     def keras_slot_order(self, n_params):
         """Keras' order of the slot arrays: for each of its optimizer variables after the iteration count and
-        learning rate, the position of that array among ``get_state()``'s slots (kind by kind)."""
-        names = [name for name, _ in self._slot_specs()]
+        learning rate, the position of that array among ``get_state()``'s slots (kind by kind; with use_ema
+        Keras makes the moving averages first, in its base build)."""
+        names = [name for name, _ in self._state_specs()]
         order, done = [], set()
         for name in names:
             if name in done:

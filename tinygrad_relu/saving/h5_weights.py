@@ -122,7 +122,8 @@ def optimizer_layout(optimizer, variables):
     head = _head(optimizer)
     slots = layout[head:]
     keras_head = [((), np.dtype(np.int64))] + ([((), np.dtype(np.float32))] if head == 2 else [])
-    return keras_head + [slots[k] for k in optimizer.keras_slot_order(len(variables))]
+    extra = [(a.shape, a.dtype) for a in optimizer.keras_extra_state()]
+    return keras_head + [slots[k] for k in optimizer.keras_slot_order(len(variables))] + extra
 
 
 def optimizer_arrays(optimizer, variables):
@@ -134,17 +135,18 @@ def optimizer_arrays(optimizer, variables):
     keras_head = [np.asarray(state[0], dtype=np.int64)] + \
         ([np.asarray(state[1], dtype=np.float32)] if head == 2 else [])
     slots = state[head:]
+    extra = optimizer.keras_extra_state()
     if not slots:
-        return keras_head
+        return keras_head + extra
     tracked = len(slots) // len(optimizer.keras_slot_order(1))  # the parameters it keeps slots for (frozen ones too)
-    return keras_head + [slots[k] for k in optimizer.keras_slot_order(tracked)]
+    return keras_head + [slots[k] for k in optimizer.keras_slot_order(tracked)] + extra
 
 
 def restore_optimizer(optimizer, variables, arrays):
     """Set the optimizer's state from Keras' variables (``arrays``, in Keras' order; slots may be absent)."""
     head = _head(optimizer)
     state = [np.asarray(arrays[0], dtype=np.int64)] + ([np.asarray(arrays[1], dtype=np.float64)] if head == 2 else [])
-    keras_slots = arrays[head:]
+    keras_slots = arrays[head:len(arrays) - len(optimizer.keras_extra_state())]  # the extras are derived here
     if keras_slots:
         order = optimizer.keras_slot_order(len(variables))
         slots = [None] * len(order)
