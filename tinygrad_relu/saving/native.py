@@ -130,14 +130,14 @@ def _write_weights_and_optimizer(archive, entries, arrays, optimizer_json, optim
 def save_training_state(model, filepath, training=None, overwrite=True):
     """Write the weights, the optimizer state and ``training`` (a small dict of numbers, e.g. the epoch) to one
     file, atomically: a snapshot to resume an interrupted ``fit`` from (callbacks.BackupAndRestore)."""
-    _build_or_explain(model, f"save_training_state: model '{model.name}' is not built yet, so it has no weights")
+    build_or_explain(model, f"save_training_state: model '{model.name}' is not built yet, so it has no weights")
     training = dict(training or {})
     if not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in training.items()):
         raise ValueError(f"save_training_state: training must map names to integers, received {training!r}")
     entries, arrays = _weights_manifest(model)
     optimizer_json, optimizer_arrays = _optimizer_manifest(model)
     metadata = {**_metadata("training_state"), "training": training}
-    _check_file_limits(model, None, 3 + len(arrays) + len(optimizer_arrays))
+    check_file_limits(model, None, 3 + len(arrays) + len(optimizer_arrays))
 
     def write(archive):
         write_json(archive, "metadata.json", metadata)
@@ -336,7 +336,7 @@ def load_training_state(model, filepath):
         if not isinstance(training, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
                                                      for v in training.values()):
             raise archive.error(f"metadata.json's 'training' is not a dict of integers: {training!r}")
-        _build_or_explain(model, f"load_training_state: model '{model.name}' is not built yet; build it first "
+        build_or_explain(model, f"load_training_state: model '{model.name}' is not built yet; build it first "
                                  "(model.build((None, ...)) or call it on data)")
         if not model.compiled:
             raise ValueError(f"load_training_state: model '{model.name}' must be compiled (its optimizer receives "
