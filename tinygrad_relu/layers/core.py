@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .. import activations, functional as F, initializers, regularizers, utils
+from .. import activations, functional as F, utils
 from ..ops import dense as dense_op
 from ..tensor import Tensor
 from .._state import unique_name
@@ -81,10 +81,12 @@ class Dense(Layer):
             raise ValueError(f"Dense '{self.name}': the last axis of the input must be known, "
                              f"received input shape {shape_str(input_shape)}")
         self.kernel = self.add_weight(shape=(in_features, self.units), initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, name="kernel")
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                                      name="kernel")
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, name="bias")
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                                        name="bias")
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -116,15 +118,8 @@ class Dense(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-        })
+        config["units"] = self.units
+        config.update(self._kernel_options_config())
         return config
 
 

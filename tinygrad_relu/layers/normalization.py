@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import constraints, initializers, regularizers
 from ..tensor import Tensor
 from .base import Layer, keeps_shape
 
@@ -26,8 +26,6 @@ class BatchNormalization(Layer):
                  beta_constraint=None, gamma_constraint=None, **kwargs):
         kwargs.pop("synchronized", None)
         super().__init__(**kwargs)
-        if beta_constraint is not None or gamma_constraint is not None:
-            raise NotImplementedError(f"BatchNormalization '{self.name}': constraints are not supported")
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
             raise ValueError(f"BatchNormalization '{self.name}': `axis` must be an int, received axis={axis!r}")
         for arg, value, valid, rule in (("momentum", momentum, lambda v: 0 <= v <= 1, "a number in [0, 1]"),
@@ -45,6 +43,8 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.gamma = self.beta = self.moving_mean = self.moving_variance = None
 
     def _feature_axis(self, ndim):
@@ -66,10 +66,12 @@ class BatchNormalization(Layer):
         shape = (features,)
         if self.scale:
             self.gamma = self.add_weight(shape=shape, initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer, name="gamma")
+                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
+                                         name="gamma")
         if self.center:
             self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer, name="beta")
+                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint,
+                                        name="beta")
         self.moving_mean = self.add_weight(shape=shape, initializer=self.moving_mean_initializer,
                                                trainable=False, name="moving_mean")
         self.moving_variance = self.add_weight(shape=shape, initializer=self.moving_variance_initializer,
@@ -113,5 +115,7 @@ class BatchNormalization(Layer):
             "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
         })
         return config
