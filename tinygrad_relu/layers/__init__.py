@@ -2,6 +2,8 @@
 from .base import Layer, reset_uids
 from .core import Input, InputLayer, Dense, Flatten, Reshape, Dropout, Activation
 from .conv import Conv1D, Conv2D
+from .conv_variants import (Conv1DTranspose, Conv2DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D,
+                            SeparableConv2D)
 from .pooling import (MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
                       GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
 from .activation import ReLU, LeakyReLU, PReLU, ELU, Softmax
@@ -16,10 +18,13 @@ AvgPool1D, AvgPool2D = AveragePooling1D, AveragePooling2D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
 Convolution1D, Convolution2D = Conv1D, Conv2D
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
 
 # The built-in classes a saved model may name (custom ones are registered or passed as custom_objects).
 LAYER_CLASSES = {cls.__name__: cls for cls in (
     InputLayer, Dense, Flatten, Reshape, Dropout, Activation, Conv1D, Conv2D,
+    Conv1DTranspose, Conv2DTranspose, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
     MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D,
     GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
     ReLU, LeakyReLU, PReLU, ELU, Softmax, BatchNormalization,

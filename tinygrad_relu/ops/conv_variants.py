@@ -162,8 +162,9 @@ def transpose_geometry(size, kernel, stride, dilation, padding, output_padding):
            excess), crop 0;
     same:  out = n * stride, crop = floor((span - stride) / 2) (at least 0); with output_padding
            given, out = (n - 1) * stride + span % 2 + output_padding.
-    This is the input side of the convolution whose input gradient it is; Keras' torch backend
-    crops ceil(...) instead when span - stride is odd (and warns that backends differ there).
+    These are the sizes of the input of the convolution whose input gradient this is (Keras' torch
+    backend gives the same: tests/test_conv_variants.py checks kernels 1-5, strides 1-3, both paddings
+    and every output_padding against it).
     """
     span = (kernel - 1) * dilation + 1
     if padding == "valid":
