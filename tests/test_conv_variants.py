@@ -66,6 +66,21 @@ LAYERS = {
     "conv2d_channels_first": (lambda l: l.layers.Conv2D(6, 3, data_format="channels_first", activation="relu"),
                               (2, 3, 7, 6)),
     "conv1d_channels_first": (lambda l: l.layers.Conv1D(4, 2, strides=2, data_format="channels_first"), (2, 3, 9)),
+    "max_pool2d_channels_first": (lambda l: l.layers.MaxPooling2D(2, padding="same", data_format="channels_first"),
+                                  (2, 3, 5, 7)),
+    "avg_pool2d_channels_first": (lambda l: l.layers.AveragePooling2D((3, 2), strides=(1, 2),
+                                                                      data_format="channels_first"), (2, 3, 5, 7)),
+    "max_pool1d_channels_first": (lambda l: l.layers.MaxPooling1D(3, 2, padding="same", data_format="channels_first"),
+                                  (2, 3, 7)),
+    "avg_pool1d_channels_first": (lambda l: l.layers.AveragePooling1D(2, data_format="channels_first"), (2, 3, 7)),
+    "global_avg2d_channels_first": (lambda l: l.layers.GlobalAveragePooling2D(data_format="channels_first",
+                                                                              keepdims=True), (2, 3, 5, 7)),
+    "global_max2d_channels_first": (lambda l: l.layers.GlobalMaxPooling2D(data_format="channels_first"), (2, 3, 5, 7)),
+    "global_avg1d_channels_first": (lambda l: l.layers.GlobalAveragePooling1D(data_format="channels_first"),
+                                    (2, 3, 5)),
+    "global_max1d_channels_first": (lambda l: l.layers.GlobalMaxPooling1D(data_format="channels_first",
+                                                                          keepdims=True), (2, 3, 5)),
+    "flatten_channels_first": (lambda l: l.layers.Flatten(data_format="channels_first"), (2, 3, 5, 7)),
 }
 
 

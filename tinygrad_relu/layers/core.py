@@ -10,6 +10,7 @@ from .._state import unique_name
 from .base import Layer, keeps_shape
 from .symbolic import KerasTensor, Node
 from .checks import positive_int, shape_str
+from .data_format import ChannelsFormat
 
 
 class InputLayer(Layer):
@@ -123,15 +124,14 @@ class Dense(Layer):
         return config
 
 
-class Flatten(Layer):
-    """(N, d1, d2, ...) -> (N, d1*d2*...); a 1-D sample becomes (N, 1) as in Keras."""
+class Flatten(ChannelsFormat, Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...); a 1-D sample becomes (N, 1) as in Keras. With
+    data_format="channels_first" the channels are moved last first, so the order matches channels_last's."""
     _fast_call = True
-
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Flatten '{self.name}': only data_format='channels_last' is supported, received {data_format!r}")
+        self._set_data_format(data_format)
 
     def check_input_shape(self, shape):
         self._require_min_ndim(shape, 1)
@@ -142,7 +142,14 @@ class Flatten(Layer):
         return (input_shape[0], size)
 
     def call(self, x, training=False):
+        if x.ndim > 2:
+            x = self._to_last(x)
         return x.reshape(x.shape[0], -1)
+
+    def get_config(self):
+        config = super().get_config()
+        config["data_format"] = self.data_format
+        return config
 
 
 class Reshape(Layer):
