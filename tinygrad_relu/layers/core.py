@@ -1,4 +1,4 @@
-"""Core layers: Input, Dense, Flatten, Reshape, Dropout, Activation."""
+"""Core layers: Input, Dense, Flatten, Reshape, Dropout, Activation, Identity (Lambda: lambda_layer.py)."""
 import math
 
 import numpy as np
@@ -238,13 +238,17 @@ class Dropout(Layer):
             raise ValueError(f"Dropout '{self.name}': noise_shape {noise} does not fit an input of shape "
                              f"{shape_str(shape)}: it needs one entry per axis, each None, 1 or the input's size")
 
+    def _mask_shape(self, x):
+        """The shape of the keep-or-drop mask: x's, or noise_shape's (None axes: x's size)."""
+        if self.noise_shape is None:
+            return x.shape
+        return tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+
     def call(self, x, training=False):
         if not training or self.rate == 0.0:
             return x
         rng = self._rng if self._rng is not None else utils.get_rng()
-        shape = x.shape
-        if self.noise_shape is not None:
-            shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+        shape = self._mask_shape(x)
         keep = 1.0 - self.rate
         mask = (rng.random(shape, dtype=np.float64) < keep).astype(x.dtype) / x.dtype.type(keep)
         return x * Tensor._make(mask, False, None)
@@ -276,3 +280,12 @@ class Activation(Layer):
         config = super().get_config()
         config["activation"] = activations.serialize(self.activation)
         return config
+
+
+class Identity(Layer):
+    """y = x (a placeholder layer, as Keras' Identity)."""
+    _fast_call = True
+    compute_output_shape = keeps_shape
+
+    def call(self, x, training=False):
+        return x

@@ -16,7 +16,8 @@ from .convolution import NO_WORKSPACE, Conv1D, Conv2D, as_tuple, window_geometry
 from .conv_variants import (Conv1DTranspose, Conv2DTranspose, DepthwiseConv1D, DepthwiseConv2D, GroupedConv1D,
                             GroupedConv2D, transpose_geometry)
 from .core import convert_to_numpy, convert_to_tensor
-from .numpy import clip, log, maximum, mean, multiply, negative, sqrt, square, sum, var
+from .normalization import L2Normalize
+from .numpy import clip, log, mean, multiply, negative, sum, var
 from .pool import AvgPool1D, AvgPool2D, MaxPool1D, MaxPool2D
 
 EPSILON = 1e-7  # keras.backend.epsilon()
@@ -72,12 +73,11 @@ def moments(x, axes, keepdims=False, synchronized=False):
 
 
 def normalize(x, axis=-1, order=2, epsilon=None):
-    """x divided by its L2 norm along ``axis`` (order 2 only)."""
+    """x * min(1 / |x|, 1 / epsilon), |x| the L2 norm along ``axis`` (order 2 only; epsilon defaults to 1e-7,
+    keras.backend.epsilon(), as in Keras)."""
     if order != 2:
         raise NotImplementedError(f"normalize: only order=2 is supported, received order={order!r}")
-    x = _tensor(x)
-    norm = sqrt(maximum(sum(square(x), axis=axis, keepdims=True), 1e-12 if epsilon is None else epsilon))
-    return x / norm
+    return L2Normalize.apply(_tensor(x), axes=axis, epsilon=EPSILON if epsilon is None else float(epsilon))
 
 
 # ---- convolution and pooling ---------------------------------------------------------------------
