@@ -26,6 +26,17 @@ def test_each_constraint_computes_what_keras_computes(keras, name, config):
     np.testing.assert_allclose(getattr(constraints, name)(**config)(w).data, expected, rtol=1e-6, atol=1e-7)
 
 
+def test_a_keras_script_finds_keras_constraints_in_a_fresh_interpreter():
+    import subprocess
+    import sys
+    script = ("import tinygrad_relu as keras; "
+              "print(type(keras.constraints.max_norm(3)).__name__, keras.layers.Dense(2, kernel_constraint="
+              "keras.constraints.NonNeg()).kernel_constraint.get_config())")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         cwd=__file__.rsplit("/tests/", 1)[0])
+    assert run.stdout.strip() == "MaxNorm {}", run.stderr[-2000:]
+
+
 def test_max_norm_by_hand():
     w = np.array([[3.0, 0.1], [4.0, 0.2]])  # column norms 5 and sqrt(0.05)
     out = constraints.MaxNorm(max_value=2.0)(w).data

@@ -7,9 +7,9 @@ numpy's BLAS:
   dimension worth a GEMM: its own loops (cysrc/depthwise.pyx) compute it, 3-5x faster than numpy's
   einsum over the im2col columns and 20x faster than the grouped GEMMs below.
 - A grouped convolution splits the cin input channels into G groups of cg and the filters into G
-  groups of fg; group g's filters see only group g's channels. One im2col gives every group's
-  receptive fields; rearranged to (G, pixels, kh*kw*cg), one batched product with the kernel as
-  (G, kh*kw*cg, fg) computes all groups. (G = cin is a depthwise convolution, computed as one.)
+  groups of fg; group g's filters see only group g's channels: per group, one im2col of its channels
+  and one product with its (kh*kw*cg, fg) slice of the kernel. (G = cin is a depthwise convolution,
+  computed as one.)
 - A transposed convolution is the adjoint of a convolution: its forward is the plain
   convolution's input gradient, its input gradient the plain convolution's forward. So
   y = col2im(x @ K^T) and dx = im2col(dy) @ K, with K the kernel (kh, kw, filters, cin) as
@@ -83,61 +83,63 @@ class DepthwiseConv1D(DepthwiseConv2D):
 
 
 class GroupedConv2D(Function):
-    """z_g = cols_g(x) @ K_g + b_g for each group g;  dK_g = cols_g^T @ dz_g,  db = sum of dz,
-    dx = col2im(dz_g @ K_g^T, every group)"""
+    """z_g = cols(x_g) @ K_g + b_g for each group g (x_g its channels, K_g its filters);
+    dK_g = cols(x_g)^T @ dz_g,  db = sum of dz,  dx_g = col2im(dz_g @ K_g^T)"""
 
     def forward(self, x, kernel, *bias, groups, strides, dilation, pads, out_size):
         dtype = float_dtype(x, kernel)
-        x = np.ascontiguousarray(x, dtype=dtype)
+        x = np.asarray(x, dtype=dtype)
         n, h, w, cin = x.shape
         kh, kw, cg, filters = kernel.shape
         (sh, sw), (dh, dw), (pt, pl), (oh, ow) = strides, dilation, pads, out_size
-        fg, taps, pixels = filters // groups, kh * kw, n * oh * ow
+        fg, pixels = filters // groups, n * oh * ow
         self.geometry = (kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
         self.x_shape, self.groups = x.shape, groups
-        self.parallel = n > 1 and pixels * taps * cin >= PARALLEL_MIN_WORK
-        cols = np.empty((pixels, taps * cin), dtype=dtype)
-        _kernels.im2col_2d(x, cols, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, self.parallel)
-        # (pixels, taps, G, cg) -> (G, pixels, taps*cg): each group's receptive fields, contiguous
-        cols = np.ascontiguousarray(cols.reshape(pixels, taps, groups, cg).transpose(2, 0, 1, 3))
-        cols = cols.reshape(groups, pixels, taps * cg)
-        # (kh, kw, cg, G*fg) -> (G, taps*cg, fg): filter j of group g is column g*fg + j
-        self.kernel3d = np.ascontiguousarray(
-            np.asarray(kernel, dtype=dtype).reshape(taps * cg, groups, fg).transpose(1, 0, 2))
-        out = np.matmul(cols, self.kernel3d)                                # (G, pixels, fg)
-        out = np.ascontiguousarray(out.transpose(1, 0, 2)).reshape(n, oh, ow, filters)
+        self.parallel = n > 1 and pixels * kh * kw * cin >= PARALLEL_MIN_WORK
+        kernel = np.asarray(kernel, dtype=dtype)
+        # group g: its channels' receptive fields (one im2col of a contiguous copy of them: copying the
+        # columns of a whole-input im2col apart costs 9x more for a 3x3 kernel) times its filters
+        self.kernels = [np.ascontiguousarray(kernel[..., g * fg:(g + 1) * fg]).reshape(kh * kw * cg, fg)
+                        for g in range(groups)]
+        keep = _state.local.grad_enabled and self.needs_input_grad[1]
+        self.cols = []
+        out = np.empty((n, oh, ow, filters), dtype=dtype)
+        for g in range(groups):
+            cols = np.empty((pixels, kh * kw * cg), dtype=dtype)
+            _kernels.im2col_2d(np.ascontiguousarray(x[..., g * cg:(g + 1) * cg]), cols,
+                               kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, self.parallel)
+            out[..., g * fg:(g + 1) * fg] = (cols @ self.kernels[g]).reshape(n, oh, ow, fg)
+            if keep:
+                self.cols.append(cols)
         if bias:
             out += bias[0].astype(dtype, copy=False)
-        self.cols = cols if _state.local.grad_enabled and self.needs_input_grad[1] else None
         return out
 
     def backward(self, grad):
         kh, kw, sh, sw, dh, dw, pt, pl, oh, ow = self.geometry
         n, h, w, cin = self.x_shape
-        groups, kernel3d = self.groups, self.kernel3d
-        _, depth, fg = kernel3d.shape                                        # depth = taps * cg
-        pixels = n * oh * ow
-        grad2d = np.ascontiguousarray(grad, dtype=kernel3d.dtype).reshape(pixels, groups * fg)
-        grad3d = np.ascontiguousarray(grad2d.reshape(pixels, groups, fg).transpose(1, 0, 2))  # (G, pixels, fg)
+        groups, kernels = self.groups, self.kernels
+        dtype = kernels[0].dtype
+        fg, cg, pixels = kernels[0].shape[1], cin // groups, n * oh * ow
+        grad = np.asarray(grad, dtype=dtype)
         need_x, need_kernel = self.needs_input_grad[:2]
         need_bias = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
-        dx = dkernel = dbias = None
-        if need_kernel:
-            dk = np.matmul(self.cols.transpose(0, 2, 1), grad3d)             # (G, taps*cg, fg)
-            dkernel = np.ascontiguousarray(dk.transpose(1, 0, 2)).reshape(kh, kw, depth // (kh * kw), groups * fg)
-        if need_bias:
-            dbias = _bias_grad(grad2d)
-        if need_x:
-            dcols = np.matmul(grad3d, kernel3d.transpose(0, 2, 1))            # (G, pixels, taps*cg)
-            cg = depth // (kh * kw)
-            dcols = np.ascontiguousarray(dcols.reshape(groups, pixels, kh * kw, cg).transpose(1, 2, 0, 3))
-            dx = np.zeros(self.x_shape, dtype=kernel3d.dtype)
-            _kernels.col2im_2d(dcols.reshape(pixels, kh * kw * cin), dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
-                               self.parallel)
+        dx = np.empty(self.x_shape, dtype=dtype) if need_x else None
+        dkernel = np.empty((kh, kw, cg, groups * fg), dtype=dtype) if need_kernel else None
+        for g in range(groups):
+            grad_g = np.ascontiguousarray(grad[..., g * fg:(g + 1) * fg]).reshape(pixels, fg)
+            if need_kernel:
+                dkernel[..., g * fg:(g + 1) * fg] = (self.cols[g].T @ grad_g).reshape(kh, kw, cg, fg)
+            if need_x:
+                dx_g = np.zeros((n, h, w, cg), dtype=dtype)
+                _kernels.col2im_2d(grad_g @ kernels[g].T, dx_g, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
+                                   self.parallel)
+                dx[..., g * cg:(g + 1) * cg] = dx_g
+        dbias = _bias_grad(grad.reshape(pixels, groups * fg)) if need_bias else None
         return _as_input_dtypes(self, dx, dkernel, dbias)
 
     def release(self):
-        self.cols = None
+        self.cols = []
 
 
 class GroupedConv1D(GroupedConv2D):
