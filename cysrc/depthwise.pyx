@@ -214,8 +214,8 @@ cdef int _forward(const floating[:, :, ::1] x, const floating[:, ::1] k, floatin
                   Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pt, Py_ssize_t pl, bint rows, bint parallel) except -1:
     """rows: k is the kernel tiled along W (the M = 1, sw = 1 case), else the kernel as (kh, kw*C*M)."""
     cdef Py_ssize_t n
-    with nogil:
-        for n in prange(out.shape[0], schedule="dynamic", use_threads_if=parallel):
+    with nogil:  # the images of x: a probe's short out must be written out of bounds
+        for n in prange(x.shape[0], schedule="dynamic", use_threads_if=parallel):
             if rows:
                 _forward_rows(x, k, out, n, C, kh, kw, sh, dh, dw, pt, pl)
             else:
@@ -227,8 +227,8 @@ cdef int _input_grad(const floating[:, :, ::1] g, const floating[:, ::1] k, floa
                      Py_ssize_t C, Py_ssize_t M, Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t sh, Py_ssize_t sw,
                      Py_ssize_t dh, Py_ssize_t dw, Py_ssize_t pt, Py_ssize_t pl, bint rows, bint parallel) except -1:
     cdef Py_ssize_t n
-    with nogil:
-        for n in prange(dx.shape[0], schedule="dynamic", use_threads_if=parallel):
+    with nogil:  # the images of the gradient: a probe's short dx must be written out of bounds
+        for n in prange(g.shape[0], schedule="dynamic", use_threads_if=parallel):
             if rows:
                 _input_grad_rows(g, k, dx, n, C, kh, kw, sh, dh, dw, pt, pl)
             else:
