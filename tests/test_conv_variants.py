@@ -258,6 +258,15 @@ def test_depthwise_kernels_match_numpy(data):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
+def test_depthwise_defs_keep_their_names_and_argument_order():
+    import inspect
+    geometry = "sh sw dh dw pt pl parallel"
+    for name, head in (("depthwise_conv_2d", "x kernel out"), ("depthwise_conv_2d_input_grad", "grad kernel dx"),
+                       ("depthwise_conv_2d_kernel_grad", "x grad dkernel"), ("bounds_probe", "fn args")):
+        expected = (head + " " + geometry).split() if name != "bounds_probe" else head.split()
+        assert list(inspect.signature(getattr(D, name)).parameters) == expected, name
+
+
 def depthwise_buffers(dtype=np.float64):
     x = np.ones((2, 4, 4, 3), dtype)
     kernel = np.ones((3, 3, 3, 2), dtype)
@@ -372,3 +381,25 @@ def test_keras_ops_variants_take_channels_first():
     np.testing.assert_allclose(np.moveaxis(channels_first, 1, -1), channels_last, rtol=1e-6)
     pooled = ops.max_pool(x, 2, data_format="channels_first").data
     np.testing.assert_array_equal(pooled, np.moveaxis(ops.max_pool(np.moveaxis(x, 1, -1), 2).data, -1, 1))
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_keras_ops_conv_functions_match_keras(keras, data_format):
+    K = keras.ops
+    first = data_format == "channels_first"
+    x = rng.standard_normal((2, 3, 7, 6) if first else (2, 7, 6, 3)).astype(np.float32)
+    depthwise = rng.standard_normal((3, 3, 3, 2)).astype(np.float32)
+    pointwise = rng.standard_normal((1, 1, 6, 4)).astype(np.float32)
+    transposed = rng.standard_normal((3, 3, 5, 3)).astype(np.float32)
+    grouped = rng.standard_normal((3, 3, 1, 6)).astype(np.float32)
+    pairs = [
+        (ops.depthwise_conv(x, depthwise, 2, "same", data_format), K.depthwise_conv(x, depthwise, 2, "same", data_format)),
+        (ops.separable_conv(x, depthwise, pointwise, 1, "valid", data_format),
+         K.separable_conv(x, depthwise, pointwise, 1, "valid", data_format)),
+        (ops.conv_transpose(x, transposed, 2, "same", None, data_format),
+         K.conv_transpose(x, transposed, 2, "same", None, data_format)),
+        (ops.conv(x, grouped, 1, "same", data_format), K.conv(x, grouped, 1, "same", data_format)),
+        (ops.average_pool(x, 2, None, "same", data_format), K.average_pool(x, 2, None, "same", data_format)),
+    ]
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours.data, K.convert_to_numpy(theirs), rtol=1e-5, atol=1e-5)
