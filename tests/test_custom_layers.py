@@ -232,8 +232,10 @@ def test_add_weight_in_keras_keyword_and_positional_order():
     assert counter.dtype == np.int32 and counter.item() == 0
     with pytest.raises(ValueError, match="pass the name by keyword"):
         layer.add_weight("kernel", (3, 3))
-    with pytest.raises(NotImplementedError, match="constraint 'non_neg'"):
-        layer.add_weight(shape=(2,), constraint="non_neg")
+    layer.add_weight(shape=(2,), constraint="non_neg", name="positive")  # Keras' names resolve, as constraints.get
+    assert type(layer._weight_records[-1].constraint).__name__ == "NonNeg"
+    with pytest.raises(ValueError, match="Unknown constraint 'non_negative'"):
+        layer.add_weight(shape=(2,), constraint="non_negative")
 
 
 def test_a_weight_constraint_is_applied_after_each_update():

@@ -64,7 +64,7 @@ from . import debug  # noqa: E402
 # Keras-style submodules load on first use, so `import tinygrad_relu` stays light:
 # `tr.layers.Dense`, `tr.models.Sequential`, ... work without importing each one.
 _SUBMODULES = ("activations", "functional", "layers", "models", "optimizers", "losses", "metrics",
-               "callbacks", "initializers", "regularizers", "utils", "datasets", "diagnostics",
+               "callbacks", "initializers", "regularizers", "constraints", "utils", "datasets", "diagnostics",
                "graphviz", "plot", "saving", "random", "lab")
 
 

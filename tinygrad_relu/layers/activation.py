@@ -2,7 +2,7 @@
 import math
 import numbers
 
-from .. import activations, initializers, regularizers
+from .. import activations, constraints, initializers, regularizers
 from .base import Layer, keeps_shape
 
 
@@ -72,10 +72,9 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None,
                  **kwargs):
         super().__init__(**kwargs)
-        if alpha_constraint is not None:
-            raise NotImplementedError(f"PReLU '{self.name}': alpha_constraint is not supported")
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
+        self.alpha_constraint = constraints.get(alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         elif isinstance(shared_axes, int):
@@ -103,7 +102,8 @@ class PReLU(Layer):
             raise ValueError(f"PReLU '{self.name}': every non-shared axis must be known, received input shape "
                              f"{tuple(input_shape)}")
         self.alpha = self.add_weight(shape=tuple(shape), initializer=self.alpha_initializer,
-                                     regularizer=self.alpha_regularizer, name="alpha")
+                                     regularizer=self.alpha_regularizer, constraint=self.alpha_constraint,
+                                     name="alpha")
 
     def call(self, x, training=False):
         # Keras' formula: relu(x) - alpha * relu(-x)
@@ -113,6 +113,7 @@ class PReLU(Layer):
         config = super().get_config()
         config.update({"alpha_initializer": initializers.serialize(self.alpha_initializer),
                        "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
+                       "alpha_constraint": constraints.serialize(self.alpha_constraint),
                        "shared_axes": None if self.shared_axes is None else list(self.shared_axes)})
         return config
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..tensor import Tensor
-from .. import _state, activations, debug, initializers, regularizers
+from .. import _state, activations, constraints, debug, initializers, regularizers
 from .._registry import snake_case as to_snake_case
 from .._state import unique_name, reset_names as reset_uids  # noqa: F401  (re-exported)
 from ..utils import tree
@@ -231,9 +231,10 @@ class Layer:
                              f"keyword: add_weight(shape=..., name={shape!r})")
         if overwrite_with_gradient:
             raise NotImplementedError(f"Layer '{self.name}': add_weight(overwrite_with_gradient=True) is not supported")
-        if constraint is not None and not callable(constraint):
-            raise NotImplementedError(f"Layer '{self.name}': constraint {constraint!r} is not supported; pass a "
-                                      "callable that maps a weight Tensor to its constrained values")
+        try:
+            constraint = constraints.get(constraint)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"Layer '{self.name}': {error}") from None
         try:
             shape = () if shape is None else tuple(int(d) for d in shape)
         except (TypeError, ValueError):
@@ -514,10 +515,22 @@ class Layer:
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = activity_regularizer
-        if kernel_constraint is not None or bias_constraint is not None:
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': kernel_constraint and bias_constraint "
-                                      "are not supported (add_weight takes a callable constraint)")
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.kernel = self.bias = None
+
+    def _kernel_options_config(self):
+        """The get_config entries of the options _set_kernel_options resolved, in Keras' order."""
+        return {
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        }
 
     def _fused_activation_name(self, fusable):
         """Name of self.activation when a fused op computes it (a name in ``fusable``), else None.

@@ -1,15 +1,16 @@
-"""Core layers: Input, Dense, Flatten, Reshape, Dropout, Activation."""
+"""Core layers: Input, Dense, Flatten, Reshape, Dropout, Activation, Identity (Lambda: lambda_layer.py)."""
 import math
 
 import numpy as np
 
-from .. import activations, functional as F, initializers, regularizers, utils
+from .. import activations, functional as F, utils
 from ..ops import dense as dense_op
 from ..tensor import Tensor
 from .._state import unique_name
 from .base import Layer, keeps_shape
 from .symbolic import KerasTensor, Node
 from .checks import positive_int, shape_str
+from .data_format import ChannelsFormat
 
 
 class InputLayer(Layer):
@@ -81,10 +82,12 @@ class Dense(Layer):
             raise ValueError(f"Dense '{self.name}': the last axis of the input must be known, "
                              f"received input shape {shape_str(input_shape)}")
         self.kernel = self.add_weight(shape=(in_features, self.units), initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, name="kernel")
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                                      name="kernel")
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
-                                        regularizer=self.bias_regularizer, name="bias")
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+                                        name="bias")
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -116,27 +119,19 @@ class Dense(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-        })
+        config["units"] = self.units
+        config.update(self._kernel_options_config())
         return config
 
 
-class Flatten(Layer):
-    """(N, d1, d2, ...) -> (N, d1*d2*...); a 1-D sample becomes (N, 1) as in Keras."""
+class Flatten(ChannelsFormat, Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...); a 1-D sample becomes (N, 1) as in Keras. With
+    data_format="channels_first" the channels are moved last first, so the order matches channels_last's."""
     _fast_call = True
-
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"Flatten '{self.name}': only data_format='channels_last' is supported, received {data_format!r}")
+        self._set_data_format(data_format)
 
     def check_input_shape(self, shape):
         self._require_min_ndim(shape, 1)
@@ -147,7 +142,14 @@ class Flatten(Layer):
         return (input_shape[0], size)
 
     def call(self, x, training=False):
+        if x.ndim > 2:
+            x = self._to_last(x)
         return x.reshape(x.shape[0], -1)
+
+    def get_config(self):
+        config = super().get_config()
+        config["data_format"] = self.data_format
+        return config
 
 
 class Reshape(Layer):
@@ -236,13 +238,17 @@ class Dropout(Layer):
             raise ValueError(f"Dropout '{self.name}': noise_shape {noise} does not fit an input of shape "
                              f"{shape_str(shape)}: it needs one entry per axis, each None, 1 or the input's size")
 
+    def _mask_shape(self, x):
+        """The shape of the keep-or-drop mask: x's, or noise_shape's (None axes: x's size)."""
+        if self.noise_shape is None:
+            return x.shape
+        return tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+
     def call(self, x, training=False):
         if not training or self.rate == 0.0:
             return x
         rng = self._rng if self._rng is not None else utils.get_rng()
-        shape = x.shape
-        if self.noise_shape is not None:
-            shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+        shape = self._mask_shape(x)
         keep = 1.0 - self.rate
         mask = (rng.random(shape, dtype=np.float64) < keep).astype(x.dtype) / x.dtype.type(keep)
         return x * Tensor._make(mask, False, None)
@@ -274,3 +280,12 @@ class Activation(Layer):
         config = super().get_config()
         config["activation"] = activations.serialize(self.activation)
         return config
+
+
+class Identity(Layer):
+    """y = x (a placeholder layer, as Keras' Identity)."""
+    _fast_call = True
+    compute_output_shape = keeps_shape
+
+    def call(self, x, training=False):
+        return x

@@ -7,7 +7,9 @@ Saving a Lambda saves its function as Keras does: a named function by name (to l
 ``register_keras_serializable`` or pass it in ``custom_objects``), a Python lambda as its marshalled
 bytecode. Loading bytecode runs code from the file, so it is refused unless the loader opts out of
 safe mode (``load_model(path, safe_mode=False)``, Keras' switch); it loads only in the Python version
-that wrote it. Inside such a function, ``keras.ops`` and ``ops`` name ``tinygrad_relu.ops``.
+that wrote it. Inside such a function, ``keras.ops`` and ``ops`` name ``tinygrad_relu.ops``. In safe
+mode a lambda's function can instead be passed in ``custom_objects`` under the Lambda layer's name:
+the bytecode is then never read.
 """
 import base64
 import binascii
@@ -44,7 +46,8 @@ def load_lambda(config, who):
     from files (``safe_mode=False``); ValueError otherwise."""
     if _state.local.safe_mode:
         raise ValueError(f"{who}: the file holds a Python lambda (bytecode); loading it runs code from the file, "
-                         "which safe mode refuses. If you trust the file, load it with safe_mode=False")
+                         "which safe mode refuses. If you trust the file, load it with safe_mode=False, or pass the "
+                         "function in custom_objects under the layer's name")
     inner = config.get("config") if isinstance(config, dict) else None
     code = inner.get("code") if isinstance(inner, dict) else None
     if not isinstance(code, str):
@@ -115,7 +118,8 @@ class Lambda(Layer):
         for key in ("function", "output_shape"):
             value = config.get(key)
             if isinstance(value, dict) and value.get("class_name") == "__lambda__":
-                config[key] = load_lambda(value, who)
+                passed = custom_object([config.get("name")]) if key == "function" else None
+                config[key] = passed if callable(passed) else load_lambda(value, who)
             elif isinstance(value, dict) and value.get("class_name") == "function":
                 config[key] = _registered_function(value, who)
         return cls(**config)

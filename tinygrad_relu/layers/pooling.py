@@ -1,12 +1,14 @@
-"""Pooling layers, channels_last: max / average over windows, and global pooling."""
+"""Pooling layers: max / average over windows, and global pooling; channels_last, or channels_first
+(windows: transposed at the boundary; global: reduced over the other axes)."""
 from .. import functional as F
 from ..ops import convolution as conv_ops
 from .base import Layer
 from .checks import normalize_tuple, shape_str
 from .conv import conv_output_length
+from .data_format import ChannelsFormat
 
 
-class _Pooling(Layer):
+class _Pooling(ChannelsFormat, Layer):
     rank = None
     _fast_call = True
     pool_function = None  # name of the functional op, e.g. "max_pool2d"
@@ -20,37 +22,39 @@ class _Pooling(Layer):
         if padding not in ("valid", "same"):
             raise ValueError(f"{kind} '{self.name}': `padding` must be 'valid' or 'same', received padding={padding!r}")
         self.padding = padding
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{kind} '{self.name}': only data_format='channels_last' is supported, "
-                             f"received data_format={data_format!r}")
+        self._set_data_format(data_format)
         self._workspace = conv_ops.Workspace()  # the argmax buffer, reused across steps
 
     def check_input_shape(self, shape):
         self._require_ndim(shape, self.rank + 2)
         if self.padding == "valid":
-            for axis, (n, p) in enumerate(zip(shape[1:-1], self.pool_size)):
+            for axis, (n, p) in enumerate(zip(self._last_shape(shape)[1:-1], self.pool_size)):
                 if n is not None and n < p:
                     raise ValueError(f"{type(self).__name__} '{self.name}': pool_size {self.pool_size} is larger than "
                                      f"spatial axis {axis + 1} of the input ({n}) with padding='valid'; input shape "
                                      f"{shape_str(shape)}")
 
     def compute_output_shape(self, input_shape):
+        last = self._last_shape(input_shape)
         spatial = tuple(conv_output_length(n, p, s, 1, self.padding)
-                        for n, p, s in zip(input_shape[1:-1], self.pool_size, self.strides))
-        return (input_shape[0],) + spatial + (input_shape[-1],)
+                        for n, p, s in zip(last[1:-1], self.pool_size, self.strides))
+        return self._format_shape((last[0],) + spatial + (last[-1],))
 
     def call(self, x, training=False):
         pool = getattr(F, self.pool_function)
+        x = self._to_last(x)
         if self.rank == 1:
-            return pool(x, pool_size=self.pool_size[0], strides=self.strides[0], padding=self.padding,
-                        workspace=self._workspace)
-        return pool(x, pool_size=self.pool_size, strides=self.strides, padding=self.padding,
-                    workspace=self._workspace)
+            y = pool(x, pool_size=self.pool_size[0], strides=self.strides[0], padding=self.padding,
+                     workspace=self._workspace)
+        else:
+            y = pool(x, pool_size=self.pool_size, strides=self.strides, padding=self.padding,
+                     workspace=self._workspace)
+        return self._to_format(y)
 
     def get_config(self):
         config = super().get_config()
         config.update({"pool_size": list(self.pool_size), "strides": list(self.strides), "padding": self.padding,
-                       "data_format": "channels_last"})
+                       "data_format": self.data_format})
         return config
 
 
@@ -80,50 +84,52 @@ class AveragePooling2D(_Pooling):
         super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
-class _GlobalPooling(Layer):
+class _GlobalPooling(ChannelsFormat, Layer):
     rank = None
     _fast_call = True
-    pool_function = None
+    pool_function = None  # for channels_last inputs
+    reduction = None      # "mean" or "max": channels_first inputs are reduced over their spatial axes directly
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__} '{self.name}': only data_format='channels_last' is supported, "
-                             f"received data_format={data_format!r}")
+        self._set_data_format(data_format)
         self.keepdims = bool(keepdims)
 
     def check_input_shape(self, shape):
         self._require_ndim(shape, self.rank + 2)
 
     def compute_output_shape(self, input_shape):
+        last = self._last_shape(input_shape)
         if self.keepdims:
-            return (input_shape[0],) + (1,) * self.rank + (input_shape[-1],)
-        return (input_shape[0], input_shape[-1])
+            return self._format_shape((last[0],) + (1,) * self.rank + (last[-1],))
+        return (last[0], last[-1])
 
     def call(self, x, training=False):
+        if self._channels_first:
+            return getattr(x, self.reduction)(axis=tuple(range(2, self.rank + 2)), keepdims=self.keepdims)
         return getattr(F, self.pool_function)(x, keepdims=self.keepdims)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"data_format": "channels_last", "keepdims": self.keepdims})
+        config.update({"data_format": self.data_format, "keepdims": self.keepdims})
         return config
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
     """Mean over the steps axis: (N, steps, C) -> (N, C)."""
-    rank, pool_function = 1, "global_avg_pool1d"
+    rank, pool_function, reduction = 1, "global_avg_pool1d", "mean"
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
     """Mean over H and W: (N, H, W, C) -> (N, C)."""
-    rank, pool_function = 2, "global_avg_pool2d"
+    rank, pool_function, reduction = 2, "global_avg_pool2d", "mean"
 
 
 class GlobalMaxPooling1D(_GlobalPooling):
     """Maximum over the steps axis: (N, steps, C) -> (N, C)."""
-    rank, pool_function = 1, "global_max_pool1d"
+    rank, pool_function, reduction = 1, "global_max_pool1d", "max"
 
 
 class GlobalMaxPooling2D(_GlobalPooling):
     """Maximum over H and W: (N, H, W, C) -> (N, C)."""
-    rank, pool_function = 2, "global_max_pool2d"
+    rank, pool_function, reduction = 2, "global_max_pool2d", "max"
