@@ -153,6 +153,7 @@ RELU_PARALLEL_MIN = PARALLEL_MIN_WORK
 # ---- the op ---------------------------------------------------------------------------
 class Conv2D(Function):
     """z = cols(x) @ K + b, y = act(z);  dz = act'(z) dy,  dK = cols(x)^T @ dz,  db = sum of dz,  dx = col2im(dz @ K^T)"""
+    fresh_grads = True  # GEMM/transform outputs; dx from Workspace.recycle: reused only once nobody holds it
 
     def forward(self, x, kernel, *bias, strides, dilation, pads, out_size, activation="linear",
                 workspace=NO_WORKSPACE, algorithm=None):
