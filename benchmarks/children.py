@@ -87,6 +87,8 @@ def timed(step, warmup, steps, first=0):
 
 def step_child(args):
     spec = W.workload_specs(args.quick)[args.workload]
+    if args.batch:
+        spec = dict(spec, batch=args.batch)
     weights = W.load_weights(args.weights, spec)
     xs, ys, labels = W.make_data(spec)
     if args.contender == "ours":
@@ -185,6 +187,7 @@ def parse(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--tracemalloc", action="store_true")
+    p.add_argument("--batch", type=int, default=None, help="step: another batch size than the workload's")
     return p.parse_args(argv)
 
 
