@@ -37,298 +37,16 @@ measured worst error relative to sum |x| |w| was ~2 eps for m = 2 and ~30 eps fo
 """
 cimport numpy as cnp
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 
 from kernel_args cimport (ANY_FLOAT, readable, writable, check_ndim, check_range, shape_of, probing,
                           run_bounds_probe)
+from winograd_tiles cimport (input_tile, output_tile, output_grad_tile, input_grad_tiles, input_grad_image,
+                             zero_image)
 
 import numpy as np
 
 cnp.import_array()
-
-cdef enum:
-    LANES = 16          # channels per block: one AVX-512 float vector, two double ones
-    MAX_CELLS = 36      # a*a for m = 4
-
-
-# ---- the 1-D transforms on LANES-vectors: src[k * ss + l] -> dst[k * ds + l], l < w --------
-cdef inline void _bt(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds,
-                     int m) noexcept nogil:
-    """o = B^T s (a values in, a out)."""
-    cdef Py_ssize_t l
-    cdef floating d0, d1, d2, d3, d4, d5, two = 2, four = 4, five = 5
-    if m == 2:
-        for l in range(LANES):
-            d0, d1, d2, d3 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l]
-            o[l] = d0 - d2
-            o[ds + l] = d1 + d2
-            o[2 * ds + l] = d2 - d1
-            o[3 * ds + l] = d1 - d3
-    else:
-        for l in range(LANES):
-            d0, d1, d2, d3, d4, d5 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l], s[4 * ss + l], s[5 * ss + l]
-            o[l] = four * d0 - five * d2 + d4
-            o[ds + l] = (d3 + d4) - four * (d1 + d2)
-            o[2 * ds + l] = (d4 - d3) + four * (d1 - d2)
-            o[3 * ds + l] = (d4 - d2) + two * (d3 - d1)
-            o[4 * ds + l] = (d4 - d2) - two * (d3 - d1)
-            o[5 * ds + l] = four * d1 - five * d3 + d5
-
-
-cdef inline void _b(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds,
-                    int m) noexcept nogil:
-    """o = B s: the adjoint of _bt."""
-    cdef Py_ssize_t l
-    cdef floating v0, v1, v2, v3, v4, v5, two = 2, four = 4, five = 5
-    if m == 2:
-        for l in range(LANES):
-            v0, v1, v2, v3 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l]
-            o[l] = v0
-            o[ds + l] = (v1 - v2) + v3
-            o[2 * ds + l] = (v1 + v2) - v0
-            o[3 * ds + l] = -v3
-    else:
-        for l in range(LANES):
-            v0, v1, v2, v3, v4, v5 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l], s[4 * ss + l], s[5 * ss + l]
-            o[l] = four * v0
-            o[ds + l] = four * (v2 - v1) + two * (v4 - v3) + four * v5
-            o[2 * ds + l] = -five * v0 - four * (v1 + v2) - (v3 + v4)
-            o[3 * ds + l] = (v1 - v2) + two * (v3 - v4) - five * v5
-            o[4 * ds + l] = (v0 + v1 + v2) + (v3 + v4)
-            o[5 * ds + l] = v5
-
-
-cdef inline void _at(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds,
-                     int m) noexcept nogil:
-    """o = A^T s (a values in, m out)."""
-    cdef Py_ssize_t l
-    cdef floating m0, m1, m2, m3, m4, m5, two = 2, four = 4, eight = 8
-    if m == 2:
-        for l in range(LANES):
-            m0, m1, m2, m3 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l]
-            o[l] = m0 + m1 + m2
-            o[ds + l] = m1 - m2 - m3
-    else:
-        for l in range(LANES):
-            m0, m1, m2, m3, m4, m5 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l], s[4 * ss + l], s[5 * ss + l]
-            o[l] = m0 + (m1 + m2) + (m3 + m4)
-            o[ds + l] = (m1 - m2) + two * (m3 - m4)
-            o[2 * ds + l] = (m1 + m2) + four * (m3 + m4)
-            o[3 * ds + l] = (m1 - m2) + eight * (m3 - m4) + m5
-
-
-cdef inline void _a(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds,
-                    int m) noexcept nogil:
-    """o = A s (m values in, a out): the adjoint of _at."""
-    cdef Py_ssize_t l
-    cdef floating y0, y1, y2, y3, even, odd, two = 2, four = 4, eight = 8
-    if m == 2:
-        for l in range(LANES):
-            y0, y1 = s[l], s[ss + l]
-            o[l] = y0
-            o[ds + l] = y0 + y1
-            o[2 * ds + l] = y0 - y1
-            o[3 * ds + l] = -y1
-    else:
-        for l in range(LANES):
-            y0, y1, y2, y3 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l]
-            o[l] = y0
-            even, odd = y0 + y2, y1 + y3
-            o[ds + l] = even + odd
-            o[2 * ds + l] = even - odd
-            even, odd = y0 + four * y2, two * y1 + eight * y3
-            o[3 * ds + l] = even + odd
-            o[4 * ds + l] = even - odd
-            o[5 * ds + l] = y3
-
-
-# ---- LANES-vectors between a local block and a row of an (N, H, W*C) or (a*a, T, C) array ----
-# The full-width case has a constant trip count, so gcc emits vector moves instead of a memcpy
-# call per cell; lanes beyond w are zeroed so the transforms never compute on garbage.
-cdef inline int _load(floating* d, const floating[:, :, ::1] a, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t k,
-                      Py_ssize_t w) except -1 nogil:
-    cdef Py_ssize_t l
-    cdef floating zero = 0
-    if w == LANES:
-        for l in range(LANES):
-            d[l] = a[i0, i1, k + l]
-    else:
-        for l in range(w):
-            d[l] = a[i0, i1, k + l]
-        for l in range(w, LANES):
-            d[l] = zero
-    return 0
-
-
-cdef inline void _zero(floating* d) noexcept nogil:
-    cdef Py_ssize_t l
-    cdef floating zero = 0
-    for l in range(LANES):
-        d[l] = zero
-
-
-cdef inline int _store(floating[:, :, ::1] a, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t k, const floating* d,
-                       Py_ssize_t w) except -1 nogil:
-    cdef Py_ssize_t l
-    if w == LANES:
-        for l in range(LANES):
-            a[i0, i1, k + l] = d[l]
-    else:
-        for l in range(w):
-            a[i0, i1, k + l] = d[l]
-    return 0
-
-
-cdef inline int _add(floating[:, :, ::1] a, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t k, const floating* d,
-                     Py_ssize_t w) except -1 nogil:
-    cdef Py_ssize_t l
-    if w == LANES:
-        for l in range(LANES):
-            a[i0, i1, k + l] += d[l]
-    else:
-        for l in range(w):
-            a[i0, i1, k + l] += d[l]
-    return 0
-
-
-# ---- one tile (called inside prange; `except -1`: the debug build's IndexError gets out) ----
-cdef int _input_tile(const floating[:, :, ::1] x, floating[:, :, ::1] V, Py_ssize_t t, Py_ssize_t C,
-                     int m, Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw) except -1 nogil:
-    cdef floating d[MAX_CELLS * LANES]
-    cdef floating u[MAX_CELLS * LANES]
-    cdef floating zero = 0
-    cdef Py_ssize_t a = m + 2, H = x.shape[1], W = x.shape[2] // C
-    cdef Py_ssize_t n = t // (th * tw), ti = t // tw % th, tj = t % tw
-    cdef Py_ssize_t block, c0, w, i, j, l, p, ih, iw, cell
-    for block in range((C + LANES - 1) // LANES):
-        c0 = block * LANES
-        w = C - c0 if C - c0 < LANES else LANES
-        for i in range(a):
-            ih = ti * m - pt + i
-            for j in range(a):
-                iw = tj * m - pl + j
-                cell = (i * a + j) * LANES
-                if 0 <= ih < H and 0 <= iw < W:
-                    _load(&d[cell], x, n, ih, iw * C + c0, w)
-                else:
-                    _zero(&d[cell])
-        for i in range(a):  # along each row: u[i][nu]
-            _bt(&d[i * a * LANES], LANES, &u[i * a * LANES], LANES, m)
-        for j in range(a):  # down each column: d[xi][nu]
-            _bt(&u[j * LANES], a * LANES, &d[j * LANES], a * LANES, m)
-        for p in range(a * a):
-            _store(V, p, t, c0, &d[p * LANES], w)
-    return 0
-
-
-cdef int _output_tile(const floating[:, :, ::1] M, floating[:, :, ::1] y, const floating[:, :, ::1] bias,
-                      bint relu, Py_ssize_t t, Py_ssize_t C, int m, Py_ssize_t th, Py_ssize_t tw) except -1 nogil:
-    """bias: (1, 1, C), or (1, 1, 0) for none."""
-    cdef floating d[MAX_CELLS * LANES]
-    cdef floating u[MAX_CELLS * LANES]
-    cdef floating b[LANES]
-    cdef floating v, zero = 0
-    cdef Py_ssize_t a = m + 2, oh = y.shape[1], ow = y.shape[2] // C
-    cdef Py_ssize_t n = t // (th * tw), ti = t // tw % th, tj = t % tw
-    cdef Py_ssize_t block, c0, w, i, j, l, p, oi, oj, cell
-    cdef bint has_bias = bias.shape[2] > 0
-    for block in range((C + LANES - 1) // LANES):
-        c0 = block * LANES
-        w = C - c0 if C - c0 < LANES else LANES
-        if has_bias:
-            _load(b, bias, 0, 0, c0, w)
-        else:
-            _zero(b)
-        for p in range(a * a):
-            _load(&d[p * LANES], M, p, t, c0, w)
-        for i in range(a):  # along each row: u[xi][b], b < m
-            _at(&d[i * a * LANES], LANES, &u[i * a * LANES], LANES, m)
-        for j in range(m):  # down each column: d[a'][b]
-            _at(&u[j * LANES], a * LANES, &d[j * LANES], a * LANES, m)
-        for i in range(m):
-            for j in range(m):
-                cell = (i * a + j) * LANES
-                for l in range(LANES):
-                    d[cell + l] = d[cell + l] + b[l]
-        if relu:  # one flat loop over the m rows of cells: a select per cell inside the loops above
-            for l in range(m * a * LANES):  # ran as scalar branches for m = 2 (gcc 12). Keeps NaN.
-                v = d[l]
-                d[l] = zero if v <= zero else v
-        for i in range(m):
-            oi = ti * m + i
-            if oi >= oh:
-                break
-            for j in range(m):
-                oj = tj * m + j
-                if oj >= ow:
-                    break
-                _store(y, n, oi, oj * C + c0, &d[(i * a + j) * LANES], w)
-    return 0
-
-
-cdef int _output_grad_tile(const floating[:, :, ::1] dy, floating[:, :, ::1] dM, Py_ssize_t t, Py_ssize_t C,
-                           int m, Py_ssize_t th, Py_ssize_t tw) except -1 nogil:
-    cdef floating d[MAX_CELLS * LANES]
-    cdef floating u[MAX_CELLS * LANES]
-    cdef floating zero = 0
-    cdef Py_ssize_t a = m + 2, oh = dy.shape[1], ow = dy.shape[2] // C
-    cdef Py_ssize_t n = t // (th * tw), ti = t // tw % th, tj = t % tw
-    cdef Py_ssize_t block, c0, w, i, j, l, p, oi, oj, cell
-    for block in range((C + LANES - 1) // LANES):
-        c0 = block * LANES
-        w = C - c0 if C - c0 < LANES else LANES
-        for i in range(m):
-            oi = ti * m + i
-            for j in range(m):
-                oj = tj * m + j
-                cell = (i * a + j) * LANES
-                if oi < oh and oj < ow:
-                    _load(&d[cell], dy, n, oi, oj * C + c0, w)
-                else:
-                    _zero(&d[cell])
-        for i in range(m):  # along each row: u[i][nu]
-            _a(&d[i * a * LANES], LANES, &u[i * a * LANES], LANES, m)
-        for j in range(a):  # down each column: d[xi][nu]
-            _a(&u[j * LANES], a * LANES, &d[j * LANES], a * LANES, m)
-        for p in range(a * a):
-            _store(dM, p, t, c0, &d[p * LANES], w)
-    return 0
-
-
-cdef int _input_grad_image(const floating[:, :, ::1] dV, floating[:, :, ::1] dx, Py_ssize_t n, Py_ssize_t C,
-                           int m, Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw) except -1 nogil:
-    """dx[n] = the sum over n's tiles of B dV B^T, each added at its tile's place (tiles overlap)."""
-    cdef floating d[MAX_CELLS * LANES]
-    cdef floating u[MAX_CELLS * LANES]
-    cdef floating zero = 0
-    cdef Py_ssize_t a = m + 2, H = dx.shape[1], W = dx.shape[2] // C
-    cdef Py_ssize_t t, ti, tj, block, c0, w, i, j, l, p, ih, iw, cell, k
-    for i in range(H):
-        for k in range(W * C):
-            dx[n, i, k] = zero
-    for ti in range(th):
-        for tj in range(tw):
-            t = (n * th + ti) * tw + tj
-            for block in range((C + LANES - 1) // LANES):
-                c0 = block * LANES
-                w = C - c0 if C - c0 < LANES else LANES
-                for p in range(a * a):
-                    _load(&d[p * LANES], dV, p, t, c0, w)
-                for i in range(a):  # along each row
-                    _b(&d[i * a * LANES], LANES, &u[i * a * LANES], LANES, m)
-                for j in range(a):  # down each column
-                    _b(&u[j * LANES], a * LANES, &d[j * LANES], a * LANES, m)
-                for i in range(a):
-                    ih = ti * m - pt + i
-                    if ih < 0 or ih >= H:
-                        continue
-                    for j in range(a):
-                        iw = tj * m - pl + j
-                        if iw < 0 or iw >= W:
-                            continue
-                        _add(dx, n, ih, iw * C + c0, &d[(i * a + j) * LANES], w)
-    return 0
-
 
 # ---- loops over tiles ---------------------------------------------------------------------
 cdef int _input(const floating[:, :, ::1] x, floating[:, :, ::1] V, Py_ssize_t C, int m, Py_ssize_t pt,
@@ -336,7 +54,7 @@ cdef int _input(const floating[:, :, ::1] x, floating[:, :, ::1] V, Py_ssize_t C
     cdef Py_ssize_t t
     with nogil:
         for t in prange(x.shape[0] * th * tw, schedule="static", use_threads_if=parallel):
-            _input_tile(x, V, t, C, m, pt, pl, th, tw)
+            input_tile(x, V, t, t, C, m, pt, pl, th, tw)
     return 0
 
 
@@ -345,7 +63,7 @@ cdef int _output(const floating[:, :, ::1] M, floating[:, :, ::1] y, const float
     cdef Py_ssize_t t
     with nogil:
         for t in prange(M.shape[1], schedule="static", use_threads_if=parallel):  # probe: y is short
-            _output_tile(M, y, bias, relu, t, C, m, th, tw)
+            output_tile(M, y, bias, relu, t, t, C, m, th, tw)
     return 0
 
 
@@ -354,7 +72,7 @@ cdef int _output_grad(const floating[:, :, ::1] dy, floating[:, :, ::1] dM, Py_s
     cdef Py_ssize_t t
     with nogil:
         for t in prange(dy.shape[0] * th * tw, schedule="static", use_threads_if=parallel):
-            _output_grad_tile(dy, dM, t, C, m, th, tw)
+            output_grad_tile(dy, dM, t, t, C, m, th, tw)
     return 0
 
 
@@ -363,7 +81,7 @@ cdef int _input_grad(const floating[:, :, ::1] dV, floating[:, :, ::1] dx, Py_ss
     cdef Py_ssize_t n
     with nogil:
         for n in prange(dV.shape[1] // (th * tw), schedule="static", use_threads_if=parallel):
-            _input_grad_image(dV, dx, n, C, m, pt, pl, th, tw)
+            input_grad_image(dV, dx, n, C, m, pt, pl, th, tw)
     return 0
 
 
@@ -495,3 +213,281 @@ def winograd_input_grad(dV, dx, int m, Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t 
         _input_grad[float](va, _pixel_rows(xa), C, m, pt, pl, th, tw, parallel)
     else:
         _input_grad[double](va, _pixel_rows(xa), C, m, pt, pl, th, tw, parallel)
+
+
+# ---- fused with the products: one pass over the tiles, each thread on its own blocks ----------
+# The transforms above stream (a*a, T, C) arrays through memory between the BLAS products: on the
+# wide convnet's 26x26x64 layer, 42 MB each way, more time than the products themselves. Here a
+# thread takes a block of tiles, transforms it into its own buffer, multiplies it cell by cell
+# with BLAS and transforms the result out while it is still in cache. Each product is kept to at
+# most ``gemm_max`` multiply-adds, below which OpenBLAS computes on the calling thread
+# (tinygrad_relu/_blas.py: CALLER_THREAD_MAX): our threads never wait on BLAS's own thread pool,
+# which on a busy machine stalled every one of the 36 products of a cell-by-cell batch. Blocks go
+# to threads dynamically, so a thread slowed by another process just takes fewer. Every block's
+# result is the same whichever thread computes it, so the bits do not depend on the thread count.
+cdef extern from *:
+    """
+    #include <stdint.h>
+    typedef void (*tgr_sgemm64_t)(int, int, int, int64_t, int64_t, int64_t, float, const float *, int64_t,
+                                  const float *, int64_t, float, float *, int64_t);
+    typedef void (*tgr_dgemm64_t)(int, int, int, int64_t, int64_t, int64_t, double, const double *, int64_t,
+                                  const double *, int64_t, double, double *, int64_t);
+    typedef void (*tgr_sgemm32_t)(int, int, int, int, int, int, float, const float *, int, const float *, int,
+                                  float, float *, int);
+    typedef void (*tgr_dgemm32_t)(int, int, int, int, int, int, double, const double *, int, const double *, int,
+                                  double, double *, int);
+    """
+    ctypedef void (*sgemm64_t "tgr_sgemm64_t")(int, int, int, long long, long long, long long, float, const float*,
+                                              long long, const float*, long long, float, float*, long long) noexcept nogil
+    ctypedef void (*dgemm64_t "tgr_dgemm64_t")(int, int, int, long long, long long, long long, double, const double*,
+                                              long long, const double*, long long, double, double*, long long) noexcept nogil
+    ctypedef void (*sgemm32_t "tgr_sgemm32_t")(int, int, int, int, int, int, float, const float*, int, const float*,
+                                              int, float, float*, int) noexcept nogil
+    ctypedef void (*dgemm32_t "tgr_dgemm32_t")(int, int, int, int, int, int, double, const double*, int,
+                                              const double*, int, double, double*, int) noexcept nogil
+
+cdef struct Gemm:
+    size_t sgemm, dgemm
+    bint int64
+
+cdef enum:
+    ROW_MAJOR = 101
+    NO_TRANS = 111
+    TRANS = 112
+
+
+cdef inline void _gemm(const Gemm* g, bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
+                       const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb, floating beta,
+                       floating* c, Py_ssize_t ldc) noexcept nogil:
+    """c (M x N) = op(a) @ op(b) + beta c, row-major, through numpy's CBLAS."""
+    cdef int ta = TRANS if trans_a else NO_TRANS, tb = TRANS if trans_b else NO_TRANS
+    if floating is float:
+        if g.int64:
+            (<sgemm64_t>g.sgemm)(ROW_MAJOR, ta, tb, M, N, K, 1, a, lda, b, ldb, beta, c, ldc)
+        else:
+            (<sgemm32_t>g.sgemm)(ROW_MAJOR, ta, tb, <int>M, <int>N, <int>K, 1, a, <int>lda, b, <int>ldb, beta, c,
+                                 <int>ldc)
+    else:
+        if g.int64:
+            (<dgemm64_t>g.dgemm)(ROW_MAJOR, ta, tb, M, N, K, 1, a, lda, b, ldb, beta, c, ldc)
+        else:
+            (<dgemm32_t>g.dgemm)(ROW_MAJOR, ta, tb, <int>M, <int>N, <int>K, 1, a, <int>lda, b, <int>ldb, beta, c,
+                                 <int>ldc)
+
+
+cdef int _forward_block(const floating[:, :, ::1] x, const floating[:, :, ::1] U, floating[:, :, ::1] y,
+                        const floating[:, :, ::1] bias, bint relu, floating[:, :, ::1] V, bint keep,
+                        floating[:, :, :, ::1] scratch_v, floating[:, :, :, ::1] scratch_m, Py_ssize_t me,
+                        Py_ssize_t t0, Py_ssize_t count, Py_ssize_t C, Py_ssize_t K, int m, Py_ssize_t pt,
+                        Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw, const Gemm* g) except -1 nogil:
+    """Tiles t0 .. t0 + count - 1 on thread ``me``: V (in the full V if keep, else the thread's
+    scratch), M = V U per cell in the thread's scratch, then their outputs."""
+    cdef Py_ssize_t i, p, first = t0 if keep else 0
+    cdef floating[:, :, ::1] Vb
+    cdef floating[:, :, ::1] Mb = scratch_m[me]
+    if keep:  # (an if statement: a conditional expression of memoryviews miscounted their references)
+        Vb = V
+    else:
+        Vb = scratch_v[me]
+    for i in range(count):
+        input_tile(x, Vb, t0 + i, first + i, C, m, pt, pl, th, tw)
+    for p in range((m + 2) * (m + 2)):
+        _gemm(g, False, False, count, K, C, &Vb[p, first, 0], C, &U[p, 0, 0], K, 0, &Mb[p, 0, 0], K)
+    for i in range(count):
+        output_tile(Mb, y, bias, relu, t0 + i, i, K, m, th, tw)
+    return 0
+
+
+cdef int _forward_fused(const floating[:, :, ::1] x, const floating[:, :, ::1] U, floating[:, :, ::1] y,
+                        const floating[:, :, ::1] bias, bint relu, floating[:, :, ::1] V, bint keep,
+                        floating[:, :, :, ::1] scratch_v, floating[:, :, :, ::1] scratch_m, Py_ssize_t rows,
+                        Py_ssize_t C, Py_ssize_t K, int m, Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t th,
+                        Py_ssize_t tw, const Gemm* g, bint parallel) except -1:
+    cdef Py_ssize_t T = x.shape[0] * th * tw
+    cdef Py_ssize_t b, t0
+    with nogil:
+        for b in prange((T + rows - 1) // rows, schedule="dynamic", use_threads_if=parallel):
+            t0 = b * rows
+            _forward_block(x, U, y, bias, relu, V, keep, scratch_v, scratch_m, threadid(), t0,
+                           T - t0 if T - t0 < rows else rows, C, K, m, pt, pl, th, tw, g)
+    return 0
+
+
+cdef int _backward_image(const floating[:, :, ::1] dy, const floating[:, :, ::1] U, floating[:, :, ::1] dM,
+                         floating[:, :, ::1] dx, bint want_dx, floating[:, :, :, ::1] scratch_v, Py_ssize_t me,
+                         Py_ssize_t n, Py_ssize_t band, Py_ssize_t rows, Py_ssize_t C, Py_ssize_t K, int m,
+                         Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw, const Gemm* g) except -1 nogil:
+    """Image n on thread ``me``: dM = A dy A^T of its tiles (into the full dM, which the kernel's
+    and the bias' gradients read), and, if want_dx, dV = dM U^T (``band`` tile rows at a time, in
+    the thread's scratch) and dx[n] = the sum of B dV B^T."""
+    cdef Py_ssize_t per_image = th * tw, t, p, r, count, ti0, ti1, first, span
+    cdef floating[:, :, ::1] dVb
+    for t in range(n * per_image, (n + 1) * per_image):
+        output_grad_tile(dy, dM, t, t, K, m, th, tw)
+    if not want_dx:
+        return 0
+    dVb = scratch_v[me]
+    zero_image(dx, n)
+    ti0 = 0
+    while ti0 < th:
+        ti1 = ti0 + band if ti0 + band < th else th
+        first, span = n * per_image + ti0 * tw, (ti1 - ti0) * tw
+        for p in range((m + 2) * (m + 2)):
+            r = 0
+            while r < span:
+                count = span - r if span - r < rows else rows
+                _gemm(g, False, True, count, C, K, &dM[p, first + r, 0], K, &U[p, 0, 0], K, 0, &dVb[p, r, 0], C)
+                r = r + rows
+        input_grad_tiles(dVb, dx, n, ti0, ti1, 0, C, m, pt, pl, tw)
+        ti0 = ti1
+    return 0
+
+
+cdef int _backward_data_fused(const floating[:, :, ::1] dy, const floating[:, :, ::1] U, floating[:, :, ::1] dM,
+                              floating[:, :, ::1] dx, bint want_dx, floating[:, :, :, ::1] scratch_v,
+                              Py_ssize_t band, Py_ssize_t rows, Py_ssize_t C, Py_ssize_t K, int m, Py_ssize_t pt,
+                              Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw, const Gemm* g, bint parallel) except -1:
+    """A thread owns whole images, so the overlapping tiles' sums into dx never race."""
+    cdef Py_ssize_t n
+    with nogil:
+        for n in prange(dy.shape[0], schedule="dynamic", use_threads_if=parallel):
+            _backward_image(dy, U, dM, dx, want_dx, scratch_v, threadid(), n, band, rows, C, K, m, pt, pl, th, tw,
+                            g)
+    return 0
+
+
+cdef int _kernel_gradient_cell(const floating[:, :, ::1] V, const floating[:, :, ::1] dM, floating[:, :, ::1] dU,
+                               Py_ssize_t p, Py_ssize_t rows, const Gemm* g) except -1 nogil:
+    """dU[p] = V[p]^T dM[p], over the tiles in ``rows``-row chunks, in order."""
+    cdef Py_ssize_t r = 0, count, T = V.shape[1], C = V.shape[2], K = dM.shape[2]
+    while r < T:
+        count = T - r if T - r < rows else rows
+        _gemm(g, True, False, C, K, count, &V[p, r, 0], C, &dM[p, r, 0], K, 0 if r == 0 else 1, &dU[p, 0, 0], K)
+        r = r + rows
+    return 0
+
+
+cdef int _backward_kernel_fused(const floating[:, :, ::1] V, const floating[:, :, ::1] dM, floating[:, :, ::1] dU,
+                                Py_ssize_t rows, const Gemm* g, bint parallel) except -1:
+    """A thread per cell: the same sums in the same order for any thread count."""
+    cdef Py_ssize_t p
+    with nogil:
+        for p in prange(V.shape[0], schedule="dynamic", use_threads_if=parallel):
+            _kernel_gradient_cell(V, dM, dU, p, rows, g)
+    return 0
+
+
+cdef Gemm _gemm_functions(tuple gemm) except *:
+    cdef Gemm g
+    g.sgemm, g.dgemm, g.int64 = gemm
+    if g.sgemm == 0 or g.dgemm == 0:
+        raise ValueError(f"winograd: gemm must hold the addresses of sgemm and dgemm, got {gemm}")
+    return g
+
+
+cdef Py_ssize_t _rows_within(str fn, Py_ssize_t gemm_max, Py_ssize_t a, Py_ssize_t b) except -1:
+    """The most rows a product with inner sizes a and b may have and stay within gemm_max multiply-adds."""
+    check_range(fn, "gemm_max", gemm_max, 1)
+    return max(1, gemm_max // max(1, a * b))
+
+
+def winograd_forward_fused(x, U, y, bias, V, int m, Py_ssize_t pt, Py_ssize_t pl, bint relu, tuple gemm,
+                           Py_ssize_t gemm_max, Py_ssize_t threads, bint parallel):
+    """y (N, oh, ow, K) = the convolution of x (N, H, W, C) by the transformed filters U (a*a, C, K),
+    plus bias (K,) unless None, ReLU'd if relu; V (a*a, T, C) receives the transformed input
+    (for the kernel's gradient) unless None. gemm: (sgemm address, dgemm address, 64-bit ints)
+    of a CBLAS; gemm_max: multiply-adds per product; threads: the OpenMP threads that may run."""
+    cdef str fn = "winograd_forward_fused"
+    cdef cnp.ndarray xa = readable(fn, "x", x)
+    check_ndim(fn, "x", xa, 4, "(N, H, W, C)")
+    cdef int dtype = cnp.PyArray_TYPE(xa)
+    cdef cnp.ndarray ua = readable(fn, "U", U, dtype, "x")
+    cdef cnp.ndarray ya = writable(fn, "y", y, dtype, "x")
+    check_ndim(fn, "y", ya, 4, "(N, oh, ow, K)")
+    check_range(fn, "pt", pt, 0, 2)
+    check_range(fn, "pl", pl, 0, 2)
+    check_range(fn, "threads", threads, 1, 4096)
+    cdef Py_ssize_t N = xa.shape[0], C = xa.shape[3], K = ya.shape[3], cells = (m + 2) * (m + 2)
+    cdef Py_ssize_t th, tw, T
+    th, tw, T = _tiles(fn, m, ya.shape[0], ya.shape[1], ya.shape[2])
+    if ya.shape[0] != N:
+        raise ValueError(f"{fn}: y has {ya.shape[0]} images but x has {N}")
+    if ua.ndim != 3 or ua.shape[0] != cells or ua.shape[1] != C or ua.shape[2] != K:
+        raise ValueError(f"{fn}: U has shape {shape_of(ua)}, expected ({cells}, {C}, {K})")
+    cdef bint keep = V is not None
+    cdef cnp.ndarray va = writable(fn, "V", V, dtype, "x") if keep else None
+    if keep:
+        _check_transformed(fn, "V", va, m, T, C)
+    cdef cnp.ndarray ba = readable(fn, "bias", bias if bias is not None else np.empty(0, xa.dtype), dtype, "x")
+    check_ndim(fn, "bias", ba, 1, "(K,)")
+    if bias is not None and ba.shape[0] != K:
+        raise ValueError(f"{fn}: bias has shape {shape_of(ba)}, expected ({K},)")
+    cdef Gemm g = _gemm_functions(gemm)
+    cdef Py_ssize_t rows = min(_rows_within(fn, gemm_max, C, K), T)
+    if T == 0 or C == 0 or K == 0:
+        return
+    scratch_m = np.empty((threads, cells, rows, K), xa.dtype)
+    scratch_v = np.empty((threads, cells, 0 if keep else rows, C), xa.dtype)
+    if probing:
+        ya = ya[:ya.shape[0] - 1]
+    if dtype == cnp.NPY_FLOAT:
+        _forward_fused[float](_pixel_rows(xa), ua, _pixel_rows(ya), ba.reshape(1, 1, -1), relu,
+                              va if keep else scratch_v[0], keep, scratch_v, scratch_m, rows, C, K, m, pt, pl,
+                              th, tw, &g, parallel)
+    else:
+        _forward_fused[double](_pixel_rows(xa), ua, _pixel_rows(ya), ba.reshape(1, 1, -1), relu,
+                               va if keep else scratch_v[0], keep, scratch_v, scratch_m, rows, C, K, m, pt, pl,
+                               th, tw, &g, parallel)
+
+
+def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize_t pl, tuple gemm,
+                            Py_ssize_t gemm_max, Py_ssize_t threads, bint parallel):
+    """From dy (N, oh, ow, K), the gradient at the convolution's output: dM (a*a, T, K) = A dy A^T
+    (always: the bias gradient reads it); dx (N, H, W, C), overwritten, unless None; dU (a*a, C, K)
+    = sum over tiles of V^T dM, from V (a*a, T, C), unless None. U as for the forward."""
+    cdef str fn = "winograd_backward_fused"
+    cdef cnp.ndarray ga = readable(fn, "dy", dy)
+    check_ndim(fn, "dy", ga, 4, "(N, oh, ow, K)")
+    cdef int dtype = cnp.PyArray_TYPE(ga)
+    cdef cnp.ndarray ua = readable(fn, "U", U, dtype, "dy")
+    cdef cnp.ndarray ma = writable(fn, "dM", dM, dtype, "dy")
+    check_range(fn, "pt", pt, 0, 2)
+    check_range(fn, "pl", pl, 0, 2)
+    check_range(fn, "threads", threads, 1, 4096)
+    cdef Py_ssize_t N = ga.shape[0], K = ga.shape[3], cells = (m + 2) * (m + 2)
+    cdef Py_ssize_t th, tw, T
+    th, tw, T = _tiles(fn, m, ga.shape[0], ga.shape[1], ga.shape[2])
+    _check_transformed(fn, "dM", ma, m, T, K)
+    if ua.ndim != 3 or ua.shape[0] != cells or ua.shape[2] != K:
+        raise ValueError(f"{fn}: U has shape {shape_of(ua)}, expected ({cells}, C, {K})")
+    cdef Py_ssize_t C = ua.shape[1]
+    cdef bint want_dx = dx is not None, want_du = dU is not None
+    cdef cnp.ndarray xa = writable(fn, "dx", dx, dtype, "dy") if want_dx else None
+    if want_dx:
+        check_ndim(fn, "dx", xa, 4, "(N, H, W, C)")
+        if xa.shape[0] != N or xa.shape[3] != C:
+            raise ValueError(f"{fn}: dx has shape {shape_of(xa)}, expected ({N}, H, W, {C})")
+    cdef cnp.ndarray va = readable(fn, "V", V, dtype, "dy") if want_du else None
+    cdef cnp.ndarray dua = writable(fn, "dU", dU, dtype, "dy") if want_du else None
+    if want_du:
+        _check_transformed(fn, "V", va, m, T, C)
+        _check_transformed(fn, "dU", dua, m, C, K)
+    cdef Gemm g = _gemm_functions(gemm)
+    cdef Py_ssize_t rows = _rows_within(fn, gemm_max, C, K)
+    cdef Py_ssize_t band = max(1, min(th, max(rows, 64) // tw))  # tile rows per dV block
+    if T == 0 or C == 0 or K == 0:
+        return
+    scratch_v = np.empty((threads, cells, band * tw if want_dx else 0, C), ga.dtype)
+    dx_view = _pixel_rows(xa) if want_dx else scratch_v[0]
+    if probing:
+        ma = ma[:, :ma.shape[1] - 1]
+    if dtype == cnp.NPY_FLOAT:
+        _backward_data_fused[float](_pixel_rows(ga), ua, ma, dx_view, want_dx, scratch_v, band, rows, C, K, m, pt,
+                                    pl, th, tw, &g, parallel)
+        if want_du:
+            _backward_kernel_fused[float](va, ma, dua, rows, &g, parallel)
+    else:
+        _backward_data_fused[double](_pixel_rows(ga), ua, ma, dx_view, want_dx, scratch_v, band, rows, C, K, m, pt,
+                                     pl, th, tw, &g, parallel)
+        if want_du:
+            _backward_kernel_fused[double](va, ma, dua, rows, &g, parallel)

@@ -23,6 +23,16 @@ BOUND_EPS = {2: 8, 4: 64}
 ALGORITHM = {2: "winograd2", 4: "winograd4"}
 
 
+@pytest.fixture(params=["fused", "unfused"])
+def path(request, monkeypatch):
+    """Both implementations: fused with numpy's CBLAS (where found) and the whole-array one."""
+    if request.param == "fused" and winograd.GEMM is None:
+        pytest.skip("numpy's BLAS is not OpenBLAS: only the unfused path exists here")
+    if request.param == "unfused":
+        monkeypatch.setattr(winograd, "GEMM", None)
+    return request.param
+
+
 def reference(x, kernel, bias, padding):
     """float64 correlation by shifted products, and the same of |x|, |w|, |b| (the error scale)."""
     def corr(xx, kk, bb):
@@ -66,7 +76,7 @@ CASES = [((2, 11, 9), 20, 7, "valid"), ((2, 11, 9), 20, 7, "same"), ((1, 10, 10)
 @pytest.mark.parametrize("m", [2, 4])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{'x'.join(map(str, c[0]))}_{c[1]}to{c[2]}_{c[3]}")
-def test_forward_within_the_stated_bound_of_a_float64_reference(case, dtype, m):
+def test_forward_within_the_stated_bound_of_a_float64_reference(case, dtype, m, path):
     shape, cin, cout, padding = case
     x, kernel, bias = data(shape, cin, cout, dtype)
     y, _ = conv(x, kernel, bias, padding, ALGORITHM[m], grad=False)
@@ -90,7 +100,7 @@ def test_the_bound_is_not_loose_for_m_4():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("activation", ["linear", "relu", "gelu"])
 @pytest.mark.parametrize("case", CASES[:4], ids=lambda c: f"{'x'.join(map(str, c[0]))}_{c[3]}")
-def test_gradients_match_the_im2col_path(case, activation, dtype, m):
+def test_gradients_match_the_im2col_path(case, activation, dtype, m, path):
     shape, cin, cout, padding = case
     x, kernel, bias = data(shape, cin, cout, dtype, seed=1)
     grad = np.random.default_rng(2).standard_normal(reference(x, kernel, None, padding)[0].shape).astype(dtype)
@@ -109,7 +119,7 @@ def test_gradients_match_the_im2col_path(case, activation, dtype, m):
 
 
 @pytest.mark.parametrize("m", [2, 4])
-def test_gradcheck_float64(m):
+def test_gradcheck_float64(m, path):
     x, kernel, bias = data((2, 6, 5), 3, 2, np.float64, seed=4)
 
     def f(a, k, b):
@@ -176,7 +186,7 @@ def test_bias_gradient_from_the_transformed_cell_is_the_sum_of_dz():
         np.testing.assert_array_equal(dM[m + 3].sum(axis=0), dz.sum(axis=(0, 1, 2)))
 
 
-def test_backward_twice_with_retain_graph_gives_the_same_gradients():
+def test_backward_twice_with_retain_graph_gives_the_same_gradients(path):
     x, kernel, bias = data((2, 10, 10), 16, 16, np.float32)
     y, tensors = conv(x, kernel, bias, "same", "winograd4", "relu")
     loss = (y * y).sum()
@@ -189,7 +199,7 @@ def test_backward_twice_with_retain_graph_gives_the_same_gradients():
         np.testing.assert_array_equal(a, b.grad)
 
 
-def test_two_forwards_before_backward_share_a_workspace_safely():
+def test_two_forwards_before_backward_share_a_workspace_safely(path):
     x, kernel, bias = data((2, 10, 10), 16, 16, np.float64)
     workspace = Workspace()
     ya, ta = conv(x, kernel, bias, "valid", "winograd4", "relu", workspace)
@@ -201,6 +211,44 @@ def test_two_forwards_before_backward_share_a_workspace_safely():
     np.testing.assert_allclose(ya.data, want_a.data, atol=1e-12)
     np.testing.assert_allclose(yb.data, want_b.data, atol=1e-12)
     assert not np.array_equal(ta[1].grad, tb[1].grad)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_the_fused_path_gives_the_same_bits_for_any_thread_count(m):
+    """Blocks are dealt to threads dynamically, but each block's result, and the kernel gradient's
+    fixed-order sums, do not depend on which thread ran it."""
+    if winograd.GEMM is None:
+        pytest.skip("no CBLAS: no fused path")
+    x, kernel, bias = data((5, 13, 11), 24, 20, np.float32, seed=8)
+    grad = np.random.default_rng(9).standard_normal((5, 11, 9, 20)).astype(np.float32)
+    before = tr.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2, 3):
+            tr.set_num_threads(n)
+            y, tensors = conv(x, kernel, bias, "valid", ALGORITHM[m], "relu")
+            y.backward(grad)
+            results.append([y.data] + [t.grad for t in tensors])
+    finally:
+        tr.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_fused_and_unfused_paths_agree(monkeypatch):
+    if winograd.GEMM is None:
+        pytest.skip("no CBLAS: no fused path")
+    x, kernel, bias = data((3, 14, 12), 40, 24, np.float64, seed=10)
+    grad = np.random.default_rng(11).standard_normal((3, 14, 12, 24))
+    results = []
+    for gemm in (winograd.GEMM, None):
+        monkeypatch.setattr(winograd, "GEMM", gemm)
+        y, tensors = conv(x, kernel, bias, "same", "winograd4", "relu")
+        y.backward(grad)
+        results.append([y.data] + [t.grad for t in tensors])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("m", [2, 4])
@@ -244,6 +292,32 @@ BAD_CALLS = [
 ]
 
 
+GEMM = winograd.GEMM or (1, 1, True)  # never called below: the checks come first
+BAD_CALLS += [
+    (lambda: W.winograd_forward_fused(np.ones((1, 6, 6, 2)), np.ones((36, 3, 4)), np.empty((1, 4, 4, 4)), None,
+                                      None, 4, 0, 0, False, GEMM, 1000, 1, False),
+     r"winograd_forward_fused: U has shape \(36, 3, 4\), expected \(36, 2, 4\)"),
+    (lambda: W.winograd_forward_fused(np.ones((1, 6, 6, 2)), np.ones((36, 2, 4)), np.empty((2, 4, 4, 4)), None,
+                                      None, 4, 0, 0, False, GEMM, 1000, 1, False),
+     "winograd_forward_fused: y has 2 images but x has 1"),
+    (lambda: W.winograd_forward_fused(np.ones((1, 6, 6, 2)), np.ones((36, 2, 4)), np.empty((1, 4, 4, 4)), None,
+                                      None, 4, 0, 0, False, (0, 0, True), 1000, 1, False),
+     "winograd: gemm must hold the addresses of sgemm and dgemm"),
+    (lambda: W.winograd_forward_fused(np.ones((1, 6, 6, 2)), np.ones((36, 2, 4)), np.empty((1, 4, 4, 4)), None,
+                                      None, 4, 0, 0, False, GEMM, 0, 1, False),
+     r"winograd_forward_fused: gemm_max must be in \[1, "),
+    (lambda: W.winograd_forward_fused(np.ones((1, 6, 6, 2)), np.ones((36, 2, 4)), np.empty((1, 4, 4, 4)), None,
+                                      None, 4, 0, 0, False, GEMM, 1000, 0, False),
+     r"winograd_forward_fused: threads must be in \[1, 4096\], got 0"),
+    (lambda: W.winograd_backward_fused(np.ones((1, 4, 4, 4)), np.ones((36, 2, 4)), None, np.empty((36, 1, 4)),
+                                       np.empty((1, 6, 6, 3)), None, 4, 0, 0, GEMM, 1000, 1, False),
+     r"winograd_backward_fused: dx has shape \(1, 6, 6, 3\), expected \(1, H, W, 2\)"),
+    (lambda: W.winograd_backward_fused(np.ones((1, 4, 4, 4)), np.ones((36, 2, 4)), np.ones((36, 2, 2)),
+                                       np.empty((36, 1, 4)), None, np.empty((36, 2, 4)), 4, 0, 0, GEMM, 1000, 1, False),
+     r"winograd_backward_fused: V has shape \(36, 2, 2\), expected \(36, 1, 2\)"),
+]
+
+
 @pytest.mark.parametrize("call,message", BAD_CALLS, ids=range(len(BAD_CALLS)))
 def test_kernel_defs_reject_bad_arguments_naming_them(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
@@ -254,14 +328,23 @@ def _probe_cases():
     x = np.ones((2, 6, 6, 3))
     V = np.empty((16, 2 * 2 * 2, 3))
     y = np.empty((2, 4, 4, 3))
-    return [(W.winograd_input, (x, V, 2, 0, 0, 4, 4)), (W.winograd_output, (V, y, None, 2, True)),
-            (W.winograd_output_grad, (y, V, 2)), (W.winograd_input_grad, (V, np.empty_like(x), 2, 0, 0, 4, 4))]
+    cases = [(W.winograd_input, (x, V, 2, 0, 0, 4, 4)), (W.winograd_output, (V, y, None, 2, True)),
+             (W.winograd_output_grad, (y, V, 2)), (W.winograd_input_grad, (V, np.empty_like(x), 2, 0, 0, 4, 4))]
+    if winograd.GEMM is not None:
+        U = np.ones((16, 3, 3))
+        cases += [(W.winograd_forward_fused, (x, U, y, None, None, 2, 0, 0, True, winograd.GEMM, 1000, 2)),
+                  (W.winograd_backward_fused, (y, U, V, np.empty_like(V), np.empty_like(x), np.empty((16, 3, 3)), 2,
+                                               0, 0, winograd.GEMM, 1000, 2))]
+    return cases
 
 
 @pytest.mark.skipif(not threads.debug_build(), reason="bounds checks exist only in the debug build")
 @pytest.mark.parametrize("parallel", [False, True])
-@pytest.mark.parametrize("case", range(4), ids=["input", "output", "output_grad", "input_grad"])
+@pytest.mark.parametrize("case", range(6), ids=["input", "output", "output_grad", "input_grad", "forward_fused",
+                                                 "backward_fused"])
 def test_debug_build_index_errors_come_out_of_every_transform(case, parallel):
+    if case >= len(_probe_cases()):
+        pytest.skip("no CBLAS: no fused path")
     fn, args = _probe_cases()[case]
     with pytest.raises(IndexError, match="Out of bounds on buffer access"):
         W.bounds_probe(fn, *args, parallel)

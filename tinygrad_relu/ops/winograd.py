@@ -21,6 +21,8 @@ m = 4 within ~30 eps (tests/test_conv.py checks 8 eps and 64 eps; docs/performan
 """
 import numpy as np
 
+from .. import _blas
+from .._kernels import threads as _threads
 from .._kernels import winograd as _kernels
 
 # The interpolation points 0, -1, 1, (m = 4: -2, 2,) infinity (Lavin & Gray 2016).
@@ -32,6 +34,8 @@ _FILTER_TRANSFORM = {(m, np.dtype(dt)): np.kron(g, g).astype(dt) for m, g in _G.
                      for dt in (np.float32, np.float64)}
 
 ALGORITHMS = ("im2col", "winograd2", "winograd4")
+# numpy's CBLAS gemm (addresses), which the fused kernels call; None: the unfused path
+GEMM = _blas.cblas_gemm()
 MIN_CHANNELS = 16
 
 
@@ -77,17 +81,23 @@ def forward(x, kernel, bias, m, pads, out_size, relu, workspace, parallel, keep_
     """y (N, oh, ow, cout) = conv(x, kernel) + bias, ReLU'd if ``relu``; returns (y, U, V).
 
     V (the transformed input) is returned when ``keep_transformed`` (the kernel's gradient needs
-    it), else given back to the workspace; U is always returned (the input's gradient needs it).
+    it); U is always returned (the input's gradient needs it). With numpy's CBLAS at hand (GEMM)
+    the transforms and products run fused, block by block (cysrc/winograd.pyx); else the
+    transforms run over whole arrays and the products are numpy's batched matmul.
     """
     n, _, _, cin = x.shape
     cout = kernel.shape[3]
     cells = (m + 2) ** 2
     _, _, tiles = tile_counts(n, out_size, m)
-    V = workspace.take("V", (cells, tiles, cin), x.dtype)
-    _kernels.winograd_input(x, V, m, pads[0], pads[1], out_size[0], out_size[1], parallel)
     U = filter_transform(kernel, m)
-    M = np.matmul(V, U, out=workspace.take("M", (cells, tiles, cout), x.dtype))
     y = workspace.recycle("out", (n, *out_size, cout), x.dtype)
+    V = workspace.take("V", (cells, tiles, cin), x.dtype) if keep_transformed or GEMM is None else None
+    if GEMM is not None:
+        _kernels.winograd_forward_fused(x, U, y, bias, V, m, pads[0], pads[1], relu, GEMM, _blas.CALLER_THREAD_MAX,
+                                        _threads.get_num_threads(), parallel)
+        return y, U, V
+    _kernels.winograd_input(x, V, m, pads[0], pads[1], out_size[0], out_size[1], parallel)
+    M = np.matmul(V, U, out=workspace.take("M", (cells, tiles, cout), x.dtype))
     _kernels.winograd_output(M, y, bias, m, relu, parallel)
     workspace.give("M", M)
     if not keep_transformed:
@@ -104,20 +114,27 @@ def backward(dz, U, V, m, x_shape, pads, out_size, need_x, need_kernel, need_bia
     gives it back to the workspace when the graph is released.
     """
     n, oh, ow, cout = dz.shape
+    cin = x_shape[3]
     cells = (m + 2) ** 2
     _, _, tiles = tile_counts(n, out_size, m)
     dM = workspace.take("M", (cells, tiles, cout), dz.dtype)
-    _kernels.winograd_output_grad(dz, dM, m, parallel)
-    dx = dkernel = dbias = None
+    dx = workspace.recycle("dx", x_shape, dz.dtype) if need_x else None
+    dkernel = dbias = None
+    if GEMM is not None:
+        dU = np.empty((cells, cin, cout), dz.dtype) if need_kernel else None
+        _kernels.winograd_backward_fused(dz, U, V if need_kernel else None, dM, dx, dU, m, pads[0], pads[1], GEMM,
+                                         _blas.CALLER_THREAD_MAX, _threads.get_num_threads(), parallel)
+    else:
+        _kernels.winograd_output_grad(dz, dM, m, parallel)
+        dU = np.matmul(V.transpose(0, 2, 1), dM) if need_kernel else None
+        if need_x:
+            dV = np.matmul(dM, U.transpose(0, 2, 1), out=workspace.take("dV", (cells, tiles, cin), dz.dtype))
+            _kernels.winograd_input_grad(dV, dx, m, pads[0], pads[1], oh, ow, parallel)
+            workspace.give("dV", dV)
+    if need_kernel:
+        dkernel = filter_gradient(dU, m)
     if need_bias:  # cell (1, 1) holds each tile's sum of dz (see winograd_output_grad): a GEMV
         # over the tiles, 16x (m = 4) fewer rows than over dz's pixels
         dbias = np.ones(tiles, dtype=dz.dtype) @ dM[m + 3]
-    if need_kernel:
-        dkernel = filter_gradient(np.matmul(V.transpose(0, 2, 1), dM), m)
-    if need_x:
-        dV = np.matmul(dM, U.transpose(0, 2, 1), out=workspace.take("dV", (cells, tiles, x_shape[3]), dz.dtype))
-        dx = workspace.recycle("dx", x_shape, dz.dtype)
-        _kernels.winograd_input_grad(dV, dx, m, pads[0], pads[1], oh, ow, parallel)
-        workspace.give("dV", dV)
     workspace.give("M", dM)
     return dx, dkernel, dbias
