@@ -32,6 +32,7 @@ from libc.math cimport INFINITY
 from activation_drivers cimport Settings, no_settings, forward_pass, backward_pass
 from fastmath cimport fast_exp, fast_expm1, fast_log1p_unit, fast_tanh, fast_erfc, gelu_slope, libm_log, absolute, map_primitive
 from kernel_args cimport run_bounds_probe
+from row_reductions cimport row_dot, row_max, row_sum
 
 import numpy as np
 
@@ -438,29 +439,18 @@ cdef int mish_backward_kernel(const floating[::1] g, const floating[::1] x, floa
 
 
 # ---- softmax over the last axis: rows of s.row_length elements, one after the other ----------
-cdef inline floating _row_max(const floating[::1] x, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    # Skips NaN (v > m is false); a NaN row still comes out NaN through exp(NaN - m).
-    cdef Py_ssize_t j
-    cdef floating v, m = -INFINITY
-    for j in range(start, stop):
-        v = x[j]
-        m = v if v > m else m
-    return m
-
-
+# Row sums and maxima come from row_reductions.pxd: in a fixed order, so vectorized alike in
+# every build; the exp loops are separate passes so that they vectorize too.
 cdef int softmax_kernel(const floating[::1] x, floating[::1] y, const Settings* s) except -1 nogil:
     """y = e^(x - max) / sum(e^(x - max)) per row."""
     cdef Py_ssize_t r, j, start, cols = s.row_length
-    cdef floating m, e, total, inv, one = 1
+    cdef floating m, inv, one = 1
     for r in range(x.shape[0] // cols):
         start = r * cols
-        m = _row_max(x, start, start + cols)
-        total = 0
+        m = row_max(x, start, start + cols)
         for j in range(start, start + cols):
-            e = fast_exp(x[j] - m)
-            y[j] = e
-            total = total + e
-        inv = one / total
+            y[j] = fast_exp(x[j] - m)
+        inv = one / row_sum(y, start, start + cols)
         for j in range(start, start + cols):
             y[j] = y[j] * inv
     return 0
@@ -473,25 +463,22 @@ cdef int softmax_backward_kernel(const floating[::1] g, const floating[::1] y, f
     cdef floating dot
     for r in range(g.shape[0] // cols):
         start = r * cols
-        dot = 0
-        for j in range(start, start + cols):
-            dot = dot + g[j] * y[j]
+        dot = row_dot(g, y, start, start + cols)
         for j in range(start, start + cols):
             gx[j] = y[j] * (g[j] - dot)
     return 0
 
 
 cdef int log_softmax_kernel(const floating[::1] x, floating[::1] y, const Settings* s) except -1 nogil:
-    """y = x - max - log(sum(e^(x - max))) per row."""
+    """y = x - max - log(sum(e^(x - max))) per row (y holds the exponentials until the last pass)."""
     cdef Py_ssize_t r, j, start, cols = s.row_length
-    cdef floating m, total, shift
+    cdef floating m, shift
     for r in range(x.shape[0] // cols):
         start = r * cols
-        m = _row_max(x, start, start + cols)
-        total = 0
+        m = row_max(x, start, start + cols)
         for j in range(start, start + cols):
-            total = total + fast_exp(x[j] - m)
-        shift = m + libm_log(total)
+            y[j] = fast_exp(x[j] - m)
+        shift = m + libm_log(row_sum(y, start, start + cols))
         for j in range(start, start + cols):
             y[j] = x[j] - shift
     return 0
@@ -504,9 +491,7 @@ cdef int log_softmax_backward_kernel(const floating[::1] g, const floating[::1] 
     cdef floating total
     for r in range(g.shape[0] // cols):
         start = r * cols
-        total = 0
-        for j in range(start, start + cols):
-            total = total + g[j]
+        total = row_sum(g, start, start + cols)
         for j in range(start, start + cols):
             gx[j] = g[j] - fast_exp(y[j]) * total
     return 0

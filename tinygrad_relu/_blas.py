@@ -5,7 +5,10 @@ OpenMP kernels'. Two controls, both found among the libraries already loaded in 
 (nothing is loaded from elsewhere), both no-ops when numpy's BLAS is not OpenBLAS:
 
 * ``set_num_threads(n)`` / ``get_num_threads()``: the process-wide count;
-* ``gemm(a, b, work)``: one matrix product on one BLAS thread when it is small.
+* ``gemm(a, b, work)``: one matrix product on one BLAS thread when it is small;
+* ``cblas_gemm()``: the addresses of its CBLAS sgemm and dgemm, for kernels that call them from
+  their own OpenMP threads on products small enough (``CALLER_THREAD_MAX``) that OpenBLAS runs
+  them on the calling thread.
 
 Why the second: OpenBLAS splits a GEMM over its threads from about 2.6e5 multiply-adds on. For
 the small layers of a small MLP the split saves a few microseconds on an idle machine, but when
@@ -57,6 +60,11 @@ def _symbol(lib, names, argtypes, restype):
     return None
 
 
+# OpenBLAS runs a GEMM of m*n*k multiply-adds up to this on the calling thread, without its thread
+# pool (interface/gemm.c: SMP_THRESHOLD_MIN 65536 * GEMM_MULTITHREAD_THRESHOLD 4), so several of
+# our threads may call it at once without contending for that pool.
+CALLER_THREAD_MAX = 262_144
+
 np.empty(1) @ np.empty(1)  # make sure numpy's BLAS is loaded before looking for it
 _lib = _loaded_openblas()
 _set_threads = _symbol(_lib, _SETTERS, [ctypes.c_int], None)
@@ -91,3 +99,18 @@ def gemm(a, b, work):
             return np.matmul(a, b)
         finally:
             _set_local_threads(previous)
+
+
+# (sgemm name, dgemm name, 64-bit integers): numpy >= 2's scipy-openblas64, older numpy's
+# openblas64_, and 32-bit-integer builds
+_CBLAS_NAMES = (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", True), ("cblas_sgemm64_", "cblas_dgemm64_", True),
+                ("scipy_cblas_sgemm", "scipy_cblas_dgemm", False), ("cblas_sgemm", "cblas_dgemm", False))
+
+
+def cblas_gemm():
+    """(sgemm address, dgemm address, integers are 64-bit) of numpy's OpenBLAS, or None without OpenBLAS."""
+    for sname, dname, int64 in _CBLAS_NAMES:
+        sgemm, dgemm = getattr(_lib, sname, None), getattr(_lib, dname, None)
+        if sgemm is not None and dgemm is not None:
+            return (ctypes.cast(sgemm, ctypes.c_void_p).value, ctypes.cast(dgemm, ctypes.c_void_p).value, int64)
+    return None

@@ -13,6 +13,8 @@ Function lives here, beside Tensor, because each needs the other: an op makes Te
 Tensor's methods (``x.relu()``, ``a + b``) call ops (tinygrad keeps them together for the same
 reason). Grad mode is per thread (``no_grad`` in one thread leaves the others recording).
 """
+from itertools import repeat
+
 import numpy as np
 
 from . import _state
@@ -27,8 +29,10 @@ class Function:
     arrays that become constants); keyword arguments are plain settings (axis, shape, ...).
     """
 
-    # True when backward returns arrays it just allocated and keeps no other reference to:
-    # a leaf's first gradient can then be the array itself instead of a copy of it.
+    # True when backward returns arrays it just allocated and keeps no other reference to (or
+    # only a Workspace slot, which reuses an array only once nobody else holds it), one per input:
+    # a leaf's first gradient can then be the array itself instead of a copy of it. A tuple
+    # (one flag per input) when that differs per input or per call (Add passes dy through).
     fresh_grads = False
     # Optionally a method that hands back buffers backward no longer needs; Tensor.backward
     # calls it once the graph is released (not with retain_graph=True, which may run again).
@@ -305,7 +309,8 @@ class Tensor:
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             fresh = ctx.fresh_grads
-            for parent, pg, needed in zip(ctx.parents, input_grads, ctx.needs_input_grad):
+            for parent, pg, needed, owned in zip(ctx.parents, input_grads, ctx.needs_input_grad,
+                                                 fresh if type(fresh) is tuple else repeat(fresh)):
                 if pg is None or not needed:
                     continue
                 if hook is not None:
@@ -313,7 +318,7 @@ class Tensor:
                 if parent._ctx is None:
                     if pg.shape != parent.data.shape:
                         raise _replaced_leaf_error(ctx, parent.data.shape, pg.shape)
-                    parent._accumulate(pg, fresh)
+                    parent._accumulate(pg, owned)
                 else:
                     key = id(parent)
                     prev = grads.get(key)

@@ -9,9 +9,10 @@ import sys
 import numpy as np
 
 from .. import _state
-from ..tensor import Function
 from .._kernels import conv as _kernels
-from .activation import FUSED, FUSABLE  # noqa: F401  (FUSABLE: the names the ops accept)
+from ..tensor import Function
+from . import winograd
+from .activation import FUSABLE, FUSED  # noqa: F401  (FUSABLE: the names the ops accept)
 
 # im2col / col2im go multi-threaded only above this many copied elements. They are memory-bound
 # and cheap beside the GEMM for the seed CNN's layers, so threads save little there (figures in
@@ -20,6 +21,10 @@ from .activation import FUSED, FUSABLE  # noqa: F401  (FUSABLE: the names the op
 # longer (and far longer still when other processes load the machine). Only big layers,
 # where a lost time slice is amortised, are worth the risk.
 PARALLEL_MIN_WORK = 8_000_000
+
+# The Winograd transforms (ops/winograd.py) do more arithmetic per element than im2col's copy,
+# so two threads pay from smaller layers: measured in docs/performance.md ("3x3 convolutions").
+WINOGRAD_PARALLEL_MIN_WORK = 1_000_000
 
 PADDINGS = ("valid", "same")
 
@@ -148,9 +153,12 @@ RELU_PARALLEL_MIN = PARALLEL_MIN_WORK
 # ---- the op ---------------------------------------------------------------------------
 class Conv2D(Function):
     """z = cols(x) @ K + b, y = act(z);  dz = act'(z) dy,  dK = cols(x)^T @ dz,  db = sum of dz,  dx = col2im(dz @ K^T)"""
+    fresh_grads = True  # GEMM/transform outputs; dx from Workspace.recycle: reused only once nobody holds it
 
     def forward(self, x, kernel, *bias, strides, dilation, pads, out_size, activation="linear",
-                workspace=NO_WORKSPACE):
+                workspace=NO_WORKSPACE, algorithm=None):
+        """``algorithm``: "im2col", "winograd2" or "winograd4" to force one (tests); None picks by
+        winograd.choose (which falls back to im2col where Winograd does not apply)."""
         dtype = float_dtype(x, kernel)
         x = np.ascontiguousarray(x, dtype=dtype)
         n, h, w, cin = x.shape
@@ -159,6 +167,30 @@ class Conv2D(Function):
         self.geometry = (kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
         self.x_shape = x.shape
         self.workspace = workspace
+        if algorithm is None:
+            algorithm = winograd.choose((kh, kw), strides, dilation, pads, out_size, cin, cout)
+        elif algorithm not in winograd.ALGORITHMS:
+            raise ValueError(f"conv2d: unknown algorithm {algorithm!r}; expected one of {winograd.ALGORITHMS}")
+        elif algorithm != "im2col" and not winograd.applicable((kh, kw), strides, dilation, pads):
+            raise ValueError(f"conv2d: algorithm {algorithm!r} needs a 3x3 kernel, stride 1, dilation 1 and "
+                             f"padding of at most 2; got kernel {kh}x{kw}, strides {strides}, dilation "
+                             f"{dilation}, padding {pads}")
+        self.algorithm = algorithm
+        self.cols = self.transformed_input = None
+        keep = _state.local.grad_enabled and self.needs_input_grad[1]
+        if algorithm != "im2col":
+            self.winograd_m = 2 if algorithm == "winograd2" else 4
+            # the transforms are compute-heavier than im2col's copy: threads pay from fewer elements
+            self.parallel = n > 1 and n * oh * ow * cin >= WINOGRAD_PARALLEL_MIN_WORK
+            self.kernel2d = np.ascontiguousarray(kernel, dtype=dtype)
+            b = bias[0].astype(dtype, copy=False) if bias else None
+            out, self.filter_transformed, self.transformed_input = winograd.forward(
+                x, self.kernel2d, b, self.winograd_m, pads, out_size, activation == "relu", workspace,
+                self.parallel, keep)
+            if activation == "relu":
+                self.activation, self.saved = activation, out
+                return out
+            return self._activate(out, activation)
         self.kernel2d = np.ascontiguousarray(kernel, dtype=dtype).reshape(kh * kw * cin, cout)
         self.parallel = n > 1 and n * oh * ow * kh * kw * cin >= PARALLEL_MIN_WORK
         # 1x1 kernels never pad, so a (strided) view of x already is the column matrix
@@ -175,8 +207,7 @@ class Conv2D(Function):
         out = out.reshape(n, oh, ow, cout)
         if bias and not self.fused_bias:
             out += bias[0].astype(dtype, copy=False)
-        self.cols = None
-        if _state.local.grad_enabled and self.needs_input_grad[1]:
+        if keep:
             self.cols = cols
         elif not self.pointwise:
             workspace.give("cols", cols)
@@ -210,15 +241,22 @@ class Conv2D(Function):
         kh, kw, sh, sw, dh, dw, pt, pl, oh, ow = self.geometry
         n, h, w, cin = self.x_shape
         kernel2d = self.kernel2d
-        cout = kernel2d.shape[1]
+        cout = kernel2d.shape[-1]
         workspace = self.workspace
         grad = np.ascontiguousarray(grad, dtype=kernel2d.dtype)
+        need_x, need_kernel = self.needs_input_grad[:2]
+        need_bias = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         if self.activation != "linear":
             grad = self._activation_grad(grad.reshape(n, oh, ow, cout))
         dz = grad
+        if self.algorithm != "im2col":
+            grads = winograd.backward(dz.reshape(n, oh, ow, cout), self.filter_transformed, self.transformed_input,
+                                      self.winograd_m, self.x_shape, (pt, pl), (oh, ow), need_x, need_kernel,
+                                      need_bias, workspace, self.parallel)
+            if self.activation == "relu":
+                workspace.give("dz", dz)
+            return self._as_input_dtypes(*grads)
         grad = grad.reshape(n * oh * ow, cout)
-        need_x, need_kernel = self.needs_input_grad[:2]
-        need_bias = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         dx = dkernel = dbias = None
         if need_kernel:
             dweights = self.cols.T @ grad  # (kh*kw*cin [+1], cout): the last row is db when fused
@@ -247,10 +285,13 @@ class Conv2D(Function):
         return self._as_input_dtypes(dx, dkernel, dbias)
 
     def release(self):
-        """The graph is freed: hand the columns back to the workspace and drop the saved output."""
-        if not self.pointwise:
+        """The graph is freed: hand the columns (or the transformed input) back to the workspace
+        and drop the saved output."""
+        if self.algorithm != "im2col":
+            self.workspace.give("V", self.transformed_input)
+        elif not self.pointwise:
             self.workspace.give("cols", self.cols)
-        self.cols = self.saved = None
+        self.cols = self.transformed_input = self.saved = None
 
     def _im2col(self, x):
         kh, kw, sh, sw, dh, dw, pt, pl, oh, ow = self.geometry
@@ -275,7 +316,7 @@ class Conv1D(Conv2D):
                 workspace=NO_WORKSPACE):
         out = super().forward(x[:, None], kernel[None], *bias, strides=(1, strides[0]),
                               dilation=(1, dilation[0]), pads=(0, pads[0]), out_size=(1, out_size[0]),
-                              activation=activation, workspace=workspace)
+                              activation=activation, workspace=workspace, algorithm="im2col")
         return out[:, 0]
 
     def backward(self, grad):

@@ -10,6 +10,7 @@ def _broadcast_error(op, a, b):
 
 class _Binary(Function):
     op_name = "binary"
+    fresh_grads = True  # every gradient below is computed into a new array (Add and Sub: per call)
 
     def forward(self, a, b):
         self.a_shape, self.b_shape = a.shape, b.shape
@@ -31,8 +32,10 @@ class Add(_Binary):
 
     def backward(self, g):
         ga, gb = self.needs_input_grad
-        return (unbroadcast(g, self.a_shape) if ga else None,
-                unbroadcast(g, self.b_shape) if gb else None)
+        da = unbroadcast(g, self.a_shape) if ga else None
+        db = unbroadcast(g, self.b_shape) if gb else None
+        self.fresh_grads = (da is not g, db is not g)  # summed over broadcast axes: a new array
+        return da, db
 
 
 class Sub(_Binary):
@@ -44,8 +47,9 @@ class Sub(_Binary):
 
     def backward(self, g):
         ga, gb = self.needs_input_grad
-        return (unbroadcast(g, self.a_shape) if ga else None,
-                unbroadcast(-g, self.b_shape) if gb else None)
+        da = unbroadcast(g, self.a_shape) if ga else None
+        self.fresh_grads = (da is not g, True)
+        return da, (unbroadcast(-g, self.b_shape) if gb else None)
 
 
 class Mul(_Binary):
@@ -110,6 +114,7 @@ class Minimum(_Binary):
 
 class Where(Function):
     """where(cond, a, b): the gradient goes to a where cond holds, to b elsewhere."""
+    fresh_grads = True
 
     def forward(self, cond, a, b):
         self.cond = cond.astype(bool)
@@ -130,6 +135,7 @@ class Where(Function):
 # ---- unary --------------------------------------------------------------------------
 class Neg(Function):
     """d(-x) = -dx"""
+    fresh_grads = True
 
     def forward(self, x):
         return -x
@@ -140,6 +146,7 @@ class Neg(Function):
 
 class Pow(Function):
     """d(x^p) = p x^(p-1) dx, for a scalar p"""
+    fresh_grads = True
 
     def forward(self, x, exponent):
         self.x, self.p = x, exponent
@@ -152,6 +159,7 @@ class Pow(Function):
 
 class Exp(Function):
     """d exp(x) = exp(x) dx"""
+    fresh_grads = True
 
     def forward(self, x):
         self.y = np.exp(x)
@@ -163,6 +171,7 @@ class Exp(Function):
 
 class Log(Function):
     """d log(x) = dx / x"""
+    fresh_grads = True
 
     def forward(self, x):
         self.x = x
@@ -174,6 +183,7 @@ class Log(Function):
 
 class Sqrt(Function):
     """d sqrt(x) = dx / (2 sqrt(x))"""
+    fresh_grads = True
 
     def forward(self, x):
         self.y = np.sqrt(x)
@@ -185,6 +195,7 @@ class Sqrt(Function):
 
 class Abs(Function):
     """d|x| = sign(x) dx (0 at 0)"""
+    fresh_grads = True
 
     def forward(self, x):
         self.x = x
@@ -196,6 +207,7 @@ class Abs(Function):
 
 class Clip(Function):
     """d clip(x, lo, hi) = dx where lo <= x <= hi, else 0 (as torch.clamp)"""
+    fresh_grads = True
 
     def forward(self, x, min=None, max=None):
         if min is None and max is None:
@@ -214,6 +226,7 @@ class Clip(Function):
 
 class Square(Function):
     """d(x^2) = 2x dx"""
+    fresh_grads = True
 
     def forward(self, x):
         self.x = x
@@ -248,6 +261,7 @@ class Power(_Binary):
 
 class Sin(Function):
     """d sin(x) = cos(x) dx"""
+    fresh_grads = True
 
     def forward(self, x):
         self.x = x
@@ -259,6 +273,7 @@ class Sin(Function):
 
 class Cos(Function):
     """d cos(x) = -sin(x) dx"""
+    fresh_grads = True
 
     def forward(self, x):
         self.x = x
@@ -270,6 +285,7 @@ class Cos(Function):
 
 class Log1p(Function):
     """d log(1 + x) = dx / (1 + x)  (exact for tiny x, where log(1 + x) would round)"""
+    fresh_grads = True
 
     def forward(self, x):
         self.x = x
@@ -281,6 +297,7 @@ class Log1p(Function):
 
 class Expm1(Function):
     """d (e^x - 1) = e^x dx"""
+    fresh_grads = True
 
     def forward(self, x):
         self.y = np.expm1(x)
@@ -292,6 +309,7 @@ class Expm1(Function):
 
 class Cast(Function):
     """y = x as another float dtype;  dx = dy cast back to x's dtype"""
+    fresh_grads = True
 
     def forward(self, x, dtype):
         self.in_dtype = x.dtype

@@ -6,6 +6,7 @@ from ..tensor import Function, unbroadcast
 
 class MatMul(Function):
     """d(A @ B) = dA @ B + A @ dB, so dA = G @ B^T and dB = A^T @ G"""
+    fresh_grads = True  # GEMM outputs (sums over broadcast axes, reshaped)
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:

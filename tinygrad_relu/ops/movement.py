@@ -38,6 +38,7 @@ def _is_basic_index(index):
 
 class GetItem(Function):
     """x[index]: the gradient is scattered back to the selected places (summed where repeated)."""
+    fresh_grads = True  # scattered into new zeros
 
     def forward(self, x, index):
         self.shape, self.dtype, self.index = x.shape, x.dtype, index
@@ -103,6 +104,7 @@ class BroadcastTo(Function):
 
 class Tile(Function):
     """y = x repeated ``reps`` times along each axis;  dx = the sum of dy over the copies"""
+    fresh_grads = True  # the sum over the copies
 
     def forward(self, x, reps):
         reps = tuple(int(r) for r in (reps if np.ndim(reps) else (reps,)))

@@ -23,6 +23,7 @@ def _prepare(x):
 
 class MaxPool2D(Function):
     """y = max over the window;  dx = dy at the window's (first) maximum, 0 elsewhere"""
+    fresh_grads = True  # dx from Workspace.recycle: reused only once nobody holds it
 
     def forward(self, x, pool_size, strides, pads, out_size, workspace=NO_WORKSPACE):
         x = _prepare(x)
@@ -66,6 +67,7 @@ class MaxPool2D(Function):
 
 class AvgPool2D(Function):
     """y = mean of the window's real cells;  dx = dy / (real cell count) on each of them"""
+    fresh_grads = True  # dx: new zeros
 
     def forward(self, x, pool_size, strides, pads, out_size, workspace=NO_WORKSPACE):
         x = _prepare(x)

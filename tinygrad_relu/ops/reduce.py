@@ -50,6 +50,7 @@ class Mean(Function):
 
 class Max(Function):
     """d max(x): the gradient goes to the maximal elements, split evenly on ties (as torch.amax)"""
+    fresh_grads = True  # mask * share: a new array
 
     def forward(self, x, axis=None, keepdims=False):
         self.axes, self.keepdims = _normalize_axis(axis, x.ndim, "max"), keepdims
@@ -67,6 +68,7 @@ class Max(Function):
 
 class Min(Function):
     """d min(x): the gradient goes to the minimal elements, split evenly on ties"""
+    fresh_grads = True
 
     def forward(self, x, axis=None, keepdims=False):
         self.axes, self.keepdims = _normalize_axis(axis, x.ndim, "min"), keepdims
@@ -81,6 +83,7 @@ class Min(Function):
 
 class Cumsum(Function):
     """y_i = sum_{j <= i} x_j along ``axis``;  dx_j = sum_{i >= j} dy_i (a reversed cumulative sum)"""
+    fresh_grads = True  # a view of the new reversed cumulative sum
 
     def forward(self, x, axis):
         (self.axis,) = _normalize_axis(axis, x.ndim, "cumsum")

@@ -1,0 +1,125 @@
+"""Run-time CPU dispatch of the activation kernels (setup.py's ISA_VARIANTS, _kernels/activations.py).
+
+Every build the CPU can run must give bit-identical results to the baseline build, for every
+kernel, forward and backward, float32 and float64, on random values, the exp/erfc tails and the
+special values. That is what lets the accuracy tests of tests/test_activations.py (run on the
+build the machine picks) vouch for all of them; they are also run once more under each
+build forced with TINYGRAD_RELU_ISA, in a subprocess.
+"""
+import importlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinygrad_relu._kernels import activations, cpu
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNNABLE = [isa for isa in activations.built_isas() if isa in cpu.supported_isas()]
+
+
+def build(isa):
+    return importlib.import_module(f"tinygrad_relu._kernels.activations_{isa}")
+
+
+def kernels(K):
+    """name -> (forward(x), backward(g, x, y)) of one build, every def with its settings."""
+    return {
+        "relu": (K.relu_forward, lambda g, x, y: K.relu_backward(g, y)),
+        "leaky_relu": (lambda x: K.leaky_relu_forward(x, 0.2), lambda g, x, y: K.leaky_relu_backward(g, y, 0.2)),
+        "relu6": (lambda x: K.clipped_relu_forward(x, 6.0), lambda g, x, y: K.clipped_relu_backward(g, y, 6.0)),
+        "relu_general": (lambda x: K.relu_general_forward(x, 0.1, 5.0, 0.5),
+                         lambda g, x, y: K.relu_general_backward(g, x, 0.1, 5.0, 0.5)),
+        "elu": (K.elu_forward, lambda g, x, y: K.elu_backward(g, x)),
+        "selu": (lambda x: K.elu_forward(x, K.SELU_ALPHA, K.SELU_SCALE),
+                 lambda g, x, y: K.elu_backward(g, x, K.SELU_ALPHA, K.SELU_SCALE)),
+        "gelu": (K.gelu_forward, lambda g, x, y: K.gelu_backward(g, x)),
+        "gelu_tanh": (lambda x: K.gelu_forward(x, True), lambda g, x, y: K.gelu_backward(g, x, True)),
+        "silu": (K.silu_forward, lambda g, x, y: K.silu_backward(g, x)),
+        "sigmoid": (K.sigmoid_forward, lambda g, x, y: K.sigmoid_backward(g, y)),
+        "hard_sigmoid": (K.hard_sigmoid_forward, lambda g, x, y: K.hard_sigmoid_backward(g, x)),
+        "tanh": (K.tanh_forward, lambda g, x, y: K.tanh_backward(g, y)),
+        "softplus": (K.softplus_forward, lambda g, x, y: K.softplus_backward(g, x)),
+        "softsign": (K.softsign_forward, lambda g, x, y: K.softsign_backward(g, x)),
+        "mish": (K.mish_forward, lambda g, x, y: K.mish_backward(g, x)),
+        "softmax": (K.softmax_forward, lambda g, x, y: K.softmax_backward(g, y)),
+        "log_softmax": (K.log_softmax_forward, lambda g, x, y: K.log_softmax_backward(g, y)),
+    } | {f"fast_{name}": (lambda x, name=name: K.fast_math(name, x), None) for name in K.PRIMITIVES}
+
+
+def inputs(dtype):
+    """(37, 100) values: random of several scales, a linear sweep over the tails, and the specials.
+
+    37 rows of 100 cover a vector body, remainders and, for the softmax family, whole rows.
+    """
+    rng = np.random.default_rng(11)
+    big = 700.0 if dtype == np.float64 else 88.0
+    parts = [rng.standard_normal(1200) * 3, rng.standard_normal(600) * 30, rng.uniform(-1e-3, 1e-3, 300),
+             np.linspace(-big * 1.05, big * 1.05, 1500),
+             np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-40, 6.0, -3.0, 3.0, 40.0, -1.0] * 25)]
+    return np.concatenate(parts)[:3700].astype(dtype).reshape(37, 100)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("isa", [isa for isa in RUNNABLE if isa != "baseline"])
+def test_every_build_the_cpu_runs_is_bit_identical_to_the_baseline(isa, dtype):
+    x = inputs(dtype)
+    g = np.random.default_rng(12).standard_normal(x.shape).astype(dtype)
+    base, other = kernels(build("baseline")), kernels(build(isa))
+    with np.errstate(all="ignore"):
+        for name, (forward, backward) in base.items():
+            y = forward(x)
+            np.testing.assert_array_equal(other[name][0](x), y, err_msg=f"{name} forward, {isa}")
+            if backward is not None:
+                np.testing.assert_array_equal(other[name][1](g, x, y), backward(g, x, y),
+                                              err_msg=f"{name} backward, {isa}")
+
+
+def test_the_widest_runnable_build_is_chosen():
+    assert activations.ISA == RUNNABLE[-1]
+    assert activations.relu_forward.__module__ == f"tinygrad_relu._kernels.activations_{activations.ISA}"
+
+
+def test_this_machine_has_the_variants_the_compiler_could_build():
+    """setup.py builds all three with gcc or clang on x86-64; a missing one here means the build
+    silently dropped it (it prints which ones it skipped)."""
+    import platform
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("ISA variants exist for x86-64 only")
+    assert activations.built_isas() == ("baseline", "avx2", "avx512")
+
+
+def run_forced(isa, code):
+    env = dict(os.environ, TINYGRAD_RELU_ISA=isa)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+def test_the_environment_variable_forces_a_build(isa):
+    run = run_forced(isa, "from tinygrad_relu._kernels import activations as A; print(A.ISA, A.gelu_forward.__module__)")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [isa, f"tinygrad_relu._kernels.activations_{isa}"]
+
+
+def test_forcing_an_unknown_or_unsupported_build_raises():
+    run = run_forced("sse9", "import tinygrad_relu")
+    assert run.returncode != 0 and "TINYGRAD_RELU_ISA='sse9': expected one of baseline, avx2, avx512" in run.stderr
+    missing = [isa for isa in ("avx2", "avx512") if isa not in cpu.supported_isas()]
+    if missing:
+        run = run_forced(missing[0], "import tinygrad_relu")
+        assert run.returncode != 0 and "this CPU supports only" in run.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("isa", RUNNABLE)
+def test_activation_accuracy_tests_pass_on_every_build(isa):
+    """tests/test_activations.py's ulp bounds and references, with the build forced."""
+    env = dict(os.environ, TINYGRAD_RELU_ISA=isa)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+                          "tests/test_activations.py"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout
