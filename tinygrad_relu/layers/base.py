@@ -13,7 +13,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..tensor import Tensor
-from .. import _state, activations, debug, initializers, regularizers
+from .. import _state, activations, config, debug, initializers, regularizers
+from ..variables import Variable, name_scope, scoped_path
 from .._registry import snake_case as to_snake_case
 from .._state import unique_name, reset_names as reset_uids  # noqa: F401  (re-exported)
 from ..utils import tree
@@ -43,7 +44,7 @@ class skip_initializers:
 
 class WeightRecord(NamedTuple):
     name: str
-    tensor: Tensor
+    tensor: Variable
     trainable: bool      # as declared in add_weight; the layer's own trainable flag is separate
     regularizer: object
     constraint: object
@@ -61,7 +62,8 @@ def _mark_built(build):
         if self.built:  # weights exist already: building again would silently replace them
             return
         shape = None if input_shape is None else as_shape_structure(input_shape)
-        build(self, shape)
+        with name_scope(self.name):  # the weights made here are 'layer/kernel', nested layers' 'layer/inner/...'
+            build(self, shape)
         self._build_input_shape = shape
         self.built = True
         _state.structure_changed()
@@ -109,7 +111,7 @@ class Layer:
         self.name = name if name is not None else unique_name(to_snake_case(type(self).__name__))
         if isinstance(dtype, dict):  # a Keras DTypePolicy config: {'class_name': 'DTypePolicy', 'config': {'name': ...}}
             dtype = (dtype.get("config") or {}).get("name")
-        self.dtype = np.dtype(dtype if dtype is not None else "float32").name
+        self.dtype = np.dtype(dtype if dtype is not None else config.floatx()).name
         if self.dtype not in ("float32", "float64"):  # what the kernels compute in; inputs are converted to it
             raise ValueError(f"Layer '{self.name}': dtype must be float32 or float64, received dtype={dtype!r}"
                              + (" (float16 inputs are fine: they are converted to the layer's dtype)"
@@ -246,8 +248,9 @@ class Layer:
                              f"{values.shape}, expected {shape}")
         if not values.flags.c_contiguous:  # (not np.ascontiguousarray: it turns a scalar weight into 1-D)
             values = values.copy(order="C")
-        weight = Tensor(values, requires_grad=bool(trainable) and self._trainable
-                        and dtype.kind == "f")
+        scope = _state.local.name_scope
+        path = scoped_path(name) if scope and scope[-1] == self.name else scoped_path(f"{self.name}/{name}")
+        weight = Variable._wrap(values, bool(trainable) and self._trainable, name, path)
         self._weight_records.append(WeightRecord(name, weight, bool(trainable), regularizers.get(regularizer),
                                                  constraint))
         _state.structure_changed()
@@ -442,6 +445,7 @@ class Layer:
                 first.data.dtype != self.dtype and not first.requires_grad and first.data.dtype.kind == "f"):
             args = tuple(self._as_input(a) for a in args)
             first = args[0]
+        first_call = not self.built
         self._ensure_built(first.shape if isinstance(first, Tensor) else tree.map_structure(shape_of, first))
         state = _state.local
         signature = self._call_signature
@@ -460,6 +464,8 @@ class Layer:
         previous = state.call_training
         state.call_depth += 1
         state.call_training = training
+        if first_call:  # sublayers built during this call get weight paths under this layer's name
+            state.name_scope.append(self.name)
         try:
             if state.anomaly_hook is not None:  # detect_anomaly() reports ops with their layer
                 with debug.layer_scope(self.name):
@@ -469,6 +475,8 @@ class Layer:
         finally:
             state.call_depth -= 1
             state.call_training = previous
+            if first_call:
+                state.name_scope.pop()
         regularizer = self.activity_regularizer
         if regularizer is not None:
             for output in tree.flatten(outputs):

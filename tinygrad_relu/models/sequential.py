@@ -8,12 +8,13 @@
 """
 import numpy as np
 
-from .. import _state, activations, debug
+from .. import _state, activations, config, debug
 from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.base import marks_built
 from ..layers.checks import shape_str
 from ..saving import serialization_lib
 from ..tensor import Tensor, no_grad
+from ..variables import name_scope
 from .data import as_float_array
 from .model import Model, layer_output_shape
 from .trainer import from_logits_copy
@@ -65,7 +66,8 @@ class Sequential(Model):
         _state.structure_changed()
         if self.built:  # extend the built stack right away, as Keras does
             shape = self._output_shapes[-1]
-            layer._ensure_built(shape)
+            with name_scope(self.name):
+                layer._ensure_built(shape)
             self._output_shapes.append(tuple(layer.compute_output_shape(shape)))
         elif self._input_batch_shape is not None:
             self.build()
@@ -100,10 +102,11 @@ class Sequential(Model):
         shape = tuple(None if d is None else int(d) for d in input_shape)
         self._check_declared_input(shape)
         shapes = []
-        for layer in self._layers:
-            layer._ensure_built(shape)
-            shape = tuple(layer.compute_output_shape(shape))
-            shapes.append(shape)
+        with name_scope(self.name):  # Keras' weight paths: 'sequential/dense/kernel'
+            for layer in self._layers:
+                layer._ensure_built(shape)
+                shape = tuple(layer.compute_output_shape(shape))
+                shapes.append(shape)
         if self._input_batch_shape is None:
             self._input_batch_shape = (None,) + tuple(input_shape[1:])
         self._output_shapes = shapes
@@ -175,7 +178,7 @@ class Sequential(Model):
         return x
 
     def _dtype(self):
-        return self._layers[0].dtype if self._layers else "float32"
+        return self._layers[0].dtype if self._layers else config.floatx()
 
     def _single_output_known(self):
         return True
