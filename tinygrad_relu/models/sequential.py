@@ -17,7 +17,7 @@ from ..tensor import Tensor, no_grad
 from ..variables import name_scope
 from .data import as_float_array
 from .model import Model, layer_output_shape
-from .trainer import from_logits_copy
+from .compile_utils import from_logits_copy
 
 # Softmax (sigmoid) followed by its crossentropy is computed from the logits: log-softmax
 # never takes log(0), so a confident wrong prediction gives a large finite loss, not inf.
@@ -214,7 +214,7 @@ class Sequential(Model):
         self._fused_cache = (key, fused)
         return fused
 
-    def _forward_loss(self, x, y, training):
+    def _forward_loss(self, x, y, training, sample_weight=None):
         """(total loss Tensor, predictions ndarray or None when no metric reads them) for one batch.
 
         ``x`` has passed _prepare_x, which checked its shape through the whole stack, so a built
@@ -239,7 +239,8 @@ class Sequential(Model):
         finally:
             state.call_depth -= 1
         if fused is None:
-            loss = None if self._loss_fn is None else self._loss_fn(y, h)
+            loss = None if self._loss_fn is None else \
+                self._loss_fn(y, h) if sample_weight is None else self._loss_fn(y, h, sample_weight)
             predictions = h.data
         else:
             last = layers[-1]
@@ -250,7 +251,7 @@ class Sequential(Model):
                 with debug.layer_scope(last.name):
                     logits = last.call_logits(h, training=training)
             loss_from_logits, activation = fused
-            loss = loss_from_logits(y, logits)
+            loss = loss_from_logits(y, logits) if sample_weight is None else loss_from_logits(y, logits, sample_weight)
             predictions = None
             if self._metric_entries:  # only metrics read the predictions: skip the softmax otherwise
                 with no_grad():
