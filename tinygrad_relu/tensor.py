@@ -388,8 +388,10 @@ class Tensor:
     def __ge__(self, other): return self.data >= _raw(other)
     def __lt__(self, other): return self.data < _raw(other)
     def __le__(self, other): return self.data <= _raw(other)
+    def __eq__(self, other): return self.data == _raw(other)  # elementwise, as Keras' and PyTorch's tensors
+    def __ne__(self, other): return self.data != _raw(other)
 
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # still hashed by identity: a tensor is a dict key for its object, not its values
 
     def exp(self): return E.Exp.apply(self)
     def log(self): return E.Log.apply(self)

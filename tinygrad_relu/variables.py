@@ -78,17 +78,6 @@ class Variable(Tensor):
             return format(self.data.item(), spec)
         return format(str(self), spec)
 
-    def __eq__(self, other):
-        """A scalar Variable compares by value (``optimizer.learning_rate == 0.5``); others by identity, so
-        ``weight in model.weights`` keeps meaning what it did."""
-        scalars = self.data.ndim == 0 and np.ndim(_number(other)) == 0
-        return self.data.item() == _number(other) if scalars else self is other
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
-    __hash__ = Tensor.__hash__
-
     def __index__(self):
         if self.data.ndim or self.data.dtype.kind not in "iub":
             raise TypeError(f"Variable '{self.path}' of shape {self.shape} and dtype {self.dtype} is not an integer "

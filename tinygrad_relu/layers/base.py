@@ -141,6 +141,9 @@ class Layer:
         if "_trainable" not in self.__dict__ and not name.startswith("__"):
             raise RuntimeError(f"In layer '{type(self).__name__}', you forgot to call `super().__init__()` as the "
                                "first statement in the `__init__()` method.")
+        descriptor = getattr(type(self), name, None)
+        if isinstance(descriptor, property):  # a property raised AttributeError: let its own message through
+            return descriptor.fget(self)
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     # ---- sublayers: tracked when assigned as attributes ---------------------------------------
@@ -388,6 +391,24 @@ class Layer:
         """Keras' layer.losses: add_loss values and activity penalties of the last call (this layer's and its
         sublayers'), then the weight penalties, as scalar Tensors."""
         return [x for layer in self._flatten_layers() for x in layer._losses] + self.regularization_losses()
+
+    # ---- the symbolic calls ----------------------------------------------------------------------
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call on symbolic tensors (an ``Input``, or a Sequential model's
+        build): one KerasTensor, or the structure the layer returned."""
+        return self._first_node("output_structure", "output")
+
+    @property
+    def input(self):
+        """The symbolic input(s) of this layer's first call on symbolic tensors."""
+        inputs = self._first_node("input_tensors", "input")
+        return inputs[0] if isinstance(inputs, list) and len(inputs) == 1 else inputs
+
+    def _first_node(self, attribute, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}.")
+        return getattr(self._inbound_nodes[0], attribute)
 
     # ---- shapes ---------------------------------------------------------------------------------
     @_mark_built

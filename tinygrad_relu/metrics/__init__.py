@@ -3,7 +3,8 @@
     base.py        Metric (the contract), Mean, Sum, MeanMetricWrapper
     accuracy.py    Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, the top-k ones,
                    and 'accuracy' resolved from the shapes (AutoAccuracy)
-    regression.py  MeanSquaredError, MeanAbsoluteError, RootMeanSquaredError, R2Score
+    regression.py  MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
+                   RootMeanSquaredError, R2Score
     confusion.py   TruePositives, FalsePositives, TrueNegatives, FalseNegatives, Precision, Recall, AUC
     f_score.py     FBetaScore, F1Score
     iou.py         IoU, MeanIoU
@@ -24,20 +25,25 @@ from .base import Mean, MeanMetricWrapper, Metric, Sum
 from .confusion import AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives
 from .f_score import F1Score, FBetaScore
 from .iou import IoU, MeanIoU
-from .regression import (MeanAbsoluteError, MeanSquaredError, R2Score, RootMeanSquaredError, mean_absolute_error,
-                         mean_squared_error)
+from .regression import (MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError,
+                         MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError, mean_absolute_error,
+                         mean_absolute_percentage_error, mean_squared_error, mean_squared_logarithmic_error)
 
 _CLASSES = {cls.__name__: cls for cls in (
     Mean, Sum, MeanMetricWrapper, Accuracy, AutoAccuracy, BinaryAccuracy, CategoricalAccuracy,
     SparseCategoricalAccuracy, TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError,
-    MeanAbsoluteError, RootMeanSquaredError, R2Score, TruePositives, FalsePositives, TrueNegatives, FalseNegatives,
-    Precision, Recall, AUC, FBetaScore, F1Score, IoU, MeanIoU)}
+    MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, RootMeanSquaredError, R2Score,
+    TruePositives, FalsePositives, TrueNegatives, FalseNegatives, Precision, Recall, AUC, FBetaScore, F1Score, IoU,
+    MeanIoU)}
 # Keras' lookup table: each class by its snake-case name too ('auc', 'precision', 'mean_io_u'), and aliases
 _NAMES = {snake_case(name): cls for name, cls in _CLASSES.items() if cls is not AutoAccuracy}
-_NAMES.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError})
+_NAMES.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+               "mape": MeanAbsolutePercentageError, "MAPE": MeanAbsolutePercentageError,
+               "msle": MeanSquaredLogarithmicError, "MSLE": MeanSquaredLogarithmicError})
 _FUNCTIONS = {fn.__name__: fn for fn in (accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
                                          top_k_categorical_accuracy, sparse_top_k_categorical_accuracy,
-                                         mean_squared_error, mean_absolute_error)}
+                                         mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
+                                         mean_squared_logarithmic_error)}
 
 
 def get(identifier, loss=None):
@@ -90,5 +96,8 @@ def deserialize(config):
 
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
 
-__all__ = sorted([*_CLASSES, *_FUNCTIONS, "Metric", "get", "deserialize", "serialize", "mse", "mae", "MSE", "MAE"])
+__all__ = sorted([*_CLASSES, *_FUNCTIONS, "Metric", "get", "deserialize", "serialize", "mse", "mae", "mape", "msle",
+                  "MSE", "MAE", "MAPE", "MSLE"])

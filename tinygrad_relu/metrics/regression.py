@@ -1,8 +1,10 @@
-"""Regression metrics: mean squared and absolute error, their root, and the coefficient of determination."""
+"""Regression metrics: mean squared, absolute, absolute percentage and squared logarithmic error, the root mean
+squared error, and the coefficient of determination."""
 import warnings
 
 import numpy as np
 
+from .. import config
 from .base import Mean, MeanMetricWrapper, Metric, check_same_shape, squeeze_or_expand_to_same_rank, to_numpy
 
 
@@ -25,6 +27,20 @@ def mean_absolute_error(y_true, y_pred):
     return np.abs(y_pred - y_true).mean(axis=-1)
 
 
+def mean_absolute_percentage_error(y_true, y_pred):
+    """100 mean(|y - p| / max(|y|, eps)) over the last axis, per sample."""
+    y_true, y_pred = _pair(y_true, y_pred, "mean_absolute_percentage_error")
+    return 100.0 * (np.abs(y_true - y_pred) / np.maximum(np.abs(y_true), config.epsilon())).mean(axis=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """mean((log(max(p, eps) + 1) - log(max(y, eps) + 1))^2) over the last axis, per sample."""
+    y_true, y_pred = _pair(y_true, y_pred, "mean_squared_logarithmic_error")
+    eps = config.epsilon()
+    diff = np.log(np.maximum(y_pred, eps) + 1.0) - np.log(np.maximum(y_true, eps) + 1.0)
+    return (diff * diff).mean(axis=-1)
+
+
 class MeanSquaredError(MeanMetricWrapper):
     direction = "down"
 
@@ -40,6 +56,26 @@ class MeanAbsoluteError(MeanMetricWrapper):
 
     def __init__(self, name="mean_absolute_error", dtype=None):
         super().__init__(mean_absolute_error, name, dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    direction = "down"
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, name, dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    direction = "down"
+
+    def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, name, dtype)
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}

@@ -24,8 +24,9 @@ from ..utils.py_dataset import PyDataset
 from . import compile_utils
 from .data import (MeanTracker, as_target_array, num_samples, per_output_weights, positive_int, resolve_verbose,
                    take_rows, as_weight_array)
-from .data_adapters import (ArrayAdapter, EpochIterator, PyDatasetAdapter, StreamAdapter, class_weights_as_sample_weights,
-                            describe, is_array_data, ran_out_warning, unsupported_argument)
+from .data_adapters import (ArrayAdapter, EpochIterator, PyDatasetAdapter, StreamAdapter,
+                            class_weights_as_sample_weights, describe, is_array_data, ran_out_warning,
+                            unsupported_argument)
 
 
 class Trainer:
@@ -139,6 +140,8 @@ class Trainer:
         weighted, plus add_loss values and weight penalties."""
         flat, plan = self._flat_outputs(x, training)
         spec = self._ensure_spec()
+        if y is None:
+            self._check_no_targets_needed()
         total = None
         if spec.single:
             if len(flat) != 1:
@@ -168,6 +171,14 @@ class Trainer:
             raise ValueError(f"No loss to compute for model '{self.name}': pass loss= to compile(), or add losses "
                              "in the model's call with add_loss()")
         return total, predictions
+
+    def _check_no_targets_needed(self):
+        """A batch without targets (y) is fine only when no compiled loss or metric compares with them."""
+        spec = self._spec
+        if spec is not None and (spec.losses or spec.metric_entries):
+            raise ValueError(f"Model '{self.name}': y (the targets) is required: compile() was given "
+                             f"{'a loss' if spec.losses else 'metrics'} that compare the predictions with them; "
+                             "pass y (or yield (x, y) batches)")
 
     def _test_step(self, x, y, sample_weight=None):
         with no_grad():
@@ -249,8 +260,9 @@ class Trainer:
                     raise ValueError(f"fit: x ({describe(x)}) gave no batch to train on")
                 epoch_logs = self._logs(tracker)
                 if validation is not None and (epoch + 1) % validation_freq == 0:
-                    if val_iterator is None:
-                        val_iterator = self._epoch_iterator(*validation, None, val_batch_size, validation_steps, False,
+                    if val_iterator is None:  # (fit's batch_size serves validation arrays, not a validation stream)
+                        size = val_batch_size if is_array_data(validation[0]) else validation_batch_size
+                        val_iterator = self._epoch_iterator(*validation, None, size, validation_steps, False,
                                                             "fit (validation_data)")
                     if val_iterator.exhausted:  # a validation generator read to its end: nothing to report
                         warnings.warn(f"fit: validation_data ran out of batches; epoch {epoch + 1} has no val_* logs "
@@ -384,15 +396,15 @@ class Trainer:
         for name, value, what in (("y", y, "the targets"), ("sample_weight", sample_weight, "the sample weights")):
             if value is not None:
                 raise unsupported_argument(name, what, kind)
-        if batch_size is not None:
-            raise ValueError(f"{who}: batch_size={batch_size} cannot be used with x given as a {kind}: its batches "
-                             "are the batches; leave batch_size out")
+        if batch_size is not None:  # Keras ignores it (its guide passes one with a PyDataset): say so
+            warnings.warn(f"{who}: batch_size={batch_size} is not used: x is a {kind}, whose own batches are the "
+                          "batches", stacklevel=3)
         if class_weight is not None and not dataset:
             raise ValueError(f"Argument `class_weight` is not supported for {kind} inputs (Keras' rule); yield "
                              f"(x, y, sample_weight) batches instead. Received: class_weight={class_weight}")
         if shuffle and not dataset:
-            warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a {kind}. "
-                          "It is expected to yield already-shuffled data.", stacklevel=3)
+            warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
+                          f"{kind}. It is expected to yield already-shuffled data.", stacklevel=3)
 
         def convert(xb, yb, wb):
             if not targets:
@@ -432,6 +444,8 @@ class Trainer:
         self._reset_metrics()
 
     def _update_metrics(self, y, predictions, sample_weight=None):
+        if y is None:  # (no metric to update: _forward_loss checked)
+            return
         if isinstance(y, dict):
             y = self._target_list(y)
         for _, metric, index, weighted in self._metric_entries:
@@ -471,9 +485,9 @@ class Trainer:
         return x
 
     def _prepare_xy(self, x, y, who):
-        if y is None:
-            raise ValueError(f"{who}: y (the targets) is required")
         x = self._prepare_x(x, who)
+        if y is None:  # a model whose losses are all add_loss() terms trains without targets (Keras allows it)
+            return x, None
         names = self._output_names()
         if names is not None and len(names) > 1:
             y = [as_target_array(v, self._dtype(), f"{who}: y[{name!r}]")

@@ -78,7 +78,7 @@ def normalize(x, axis=-1, order=2):
         raise TypeError(f"normalize: x must hold numbers, received dtype {x.dtype}")
     norm = np.atleast_1d(np.linalg.norm(x, order, axis))
     norm[norm == 0] = 1
-    return x / np.expand_dims(norm, axis or -1)
+    return x / np.expand_dims(norm, -1 if axis is None else axis)
 
 
 def clear_session():
