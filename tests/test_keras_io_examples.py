@@ -13,10 +13,10 @@ GUIDE = ROOT / "examples" / "keras_io" / "training_with_built_in_methods.py"
 FRAUD = ROOT / "examples" / "keras_io" / "imbalanced_classification.py"
 
 
-def run(script, tmp_path, with_keras=False, timeout=900):
-    results = tmp_path / ("keras.json" if with_keras else "ours.json")
+def run(script, tmp_path, with_keras=False, seed=0, timeout=900):
+    results = tmp_path / f"{'keras' if with_keras else 'ours'}_{seed}.json"
     env = dict(os.environ, TINYGRAD_RELU_EXAMPLE_SMALL="1", KERAS_IO_RESULTS=str(results), MPLBACKEND="Agg",
-               OPENBLAS_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", KERAS_IO_SEED=str(seed),
                PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("KERAS_IO_WITH", None)
     if with_keras:
@@ -65,29 +65,39 @@ def test_the_fraud_example_trains_with_class_weights(fraud):
     assert 'Model: "sequential"' in stdout and "Optimizer params" not in stdout
 
 
+def within_seed_noise(ours_by_seed, theirs, key, floor):
+    """Keras' value lies in the range our seeds span, widened by that range's width (at least ``floor``)."""
+    values = [ours[key] for ours in ours_by_seed]
+    low, high = min(values), max(values)
+    margin = max(high - low, floor)
+    assert low - margin <= theirs[key] <= high + margin, f"{key}: Keras {theirs[key]:.4f}, ours {values}"
+
+
 @pytest.mark.slow
 def test_the_training_guide_agrees_with_keras(keras, guide, tmp_path):
-    ours, _ = guide
+    """Keras 3 runs the same script once; ours runs with three seeds, to see how much a seed moves each number
+    (one epoch on a small set: accuracies move by up to 0.15 between seeds)."""
+    ours_by_seed = [guide[0]] + [run(GUIDE, tmp_path, seed=seed)[0] for seed in (1, 2)]
     theirs, _ = run(GUIDE, tmp_path, with_keras=True)
     # Keras 3 keeps the metrics of an earlier compile() when compile() is called again without metrics (the
     # guide's multi-output section recompiles that way); here a compile() without metrics has none.
     theirs_keys = [k for k in theirs.pop("multi_output_history_keys") if k.endswith("loss")]
-    assert ours.pop("multi_output_history_keys") == theirs_keys
-    assert set(ours) == set(theirs)
+    assert all(ours["multi_output_history_keys"] == theirs_keys for ours in ours_by_seed)
+    assert set(ours_by_seed[0]) == set(theirs) | {"multi_output_history_keys"}
     for key, value in theirs.items():
-        if isinstance(value, float) and key.endswith(("accuracy", "share")):
-            assert ours[key] == pytest.approx(value, abs=0.06), key  # two random initializations, one task
-        elif isinstance(value, float) and key.endswith("loss"):
-            assert ours[key] == pytest.approx(value, rel=0.6, abs=0.05), key
-        elif not isinstance(value, float):
-            assert ours[key] == value, key
+        if isinstance(value, float):
+            within_seed_noise(ours_by_seed, theirs, key, 0.05 if key.endswith(("accuracy", "share")) else
+                              0.1 * abs(value))
+        else:
+            assert all(ours[key] == value for ours in ours_by_seed), key
 
 
 @pytest.mark.slow
 def test_the_fraud_example_agrees_with_keras(keras, fraud, tmp_path):
-    ours, _ = fraud
+    ours_by_seed = [fraud[0]] + [run(FRAUD, tmp_path, seed=seed)[0] for seed in (1, 2)]
     theirs, _ = run(FRAUD, tmp_path, with_keras=True)
-    assert ours["history_keys"] == theirs["history_keys"] and ours["checkpoints"] == theirs["checkpoints"]
-    assert ours["val_positives"] == theirs["val_positives"]
-    assert abs(ours["val_recall"] - theirs["val_recall"]) <= 0.35  # 13 validation frauds: steps of 0.077
-    assert ours["val_fp_rate"] < 0.1 and theirs["val_fp_rate"] < 0.1
+    for ours in ours_by_seed:
+        assert ours["history_keys"] == theirs["history_keys"] and ours["checkpoints"] == theirs["checkpoints"]
+        assert ours["val_positives"] == theirs["val_positives"]
+    within_seed_noise(ours_by_seed, theirs, "val_recall", 2 / theirs["val_positives"])  # steps of 1/13
+    within_seed_noise(ours_by_seed, theirs, "val_fp_rate", 0.01)

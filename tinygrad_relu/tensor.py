@@ -46,11 +46,11 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
-        # Fast path: every input already a Tensor (the usual case inside a model) needs no
-        # conversion; this method runs once per op per step, so each attribute lookup counts.
+        # Fast path: every input already a Tensor (the usual case inside a model; a weight is a
+        # Variable, a Tensor subclass) needs no conversion; this method runs once per op per step.
         tensors = inputs
         for x in inputs:
-            if type(x) is not Tensor:
+            if not isinstance(x, Tensor):
                 tensors = _as_tensors(inputs)
                 break
         ctx = cls(*tensors)

@@ -32,7 +32,7 @@ from ..utils.py_dataset import PyDataset
 # ---- telling the kinds apart ------------------------------------------------------------------------
 def is_array_data(x):
     """Whether ``x`` is array data (sliced into batches here) rather than a source of batches."""
-    if x is None or isinstance(x, (np.ndarray, np.generic, list, tuple, dict, int, float)):
+    if x is None or isinstance(x, (np.ndarray, np.generic, list, tuple, dict)):
         return True
     if isinstance(x, (PyDataset, types.GeneratorType)) or hasattr(x, "__next__"):
         return False
@@ -146,7 +146,6 @@ class StreamAdapter:
             self.num_batches = None if self.one_shot else len(source)
         except TypeError:
             self.num_batches = None
-        self.batch_size = getattr(source, "batch_size", None)
 
     def passes(self):
         stream = self._stream if self.one_shot else iter(self.source)
@@ -191,7 +190,6 @@ class PyDatasetAdapter:
         if self.num_batches is None and shuffle:
             warnings.warn("`shuffle=True` was passed, but will be ignored since the data `x` was provided as an "
                           "infinite PyDataset. The PyDataset is expected to already be shuffled.", stacklevel=4)
-        self.batch_size = None
         self.one_shot = self.num_batches is None
         self._next_index = 0  # an infinite data set continues where it stopped
 

@@ -422,6 +422,8 @@ class Trainer:
         if class_weight is not None:
             if sample_weight is not None:
                 raise ValueError(f"{who}: you cannot use class_weight and sample_weight at the same time")
+            if y is None:
+                raise ValueError(f"{who}: class_weight weighs samples by their labels: pass y")
             if not isinstance(y, np.ndarray):
                 raise ValueError("`class_weight` is only supported for Models with a single output.")
             return class_weights_as_sample_weights(y, class_weight, self._dtype())

@@ -300,7 +300,7 @@ class Optimizer:
             self._apply_fused(grads, variables, positions)
         else:
             self._apply_numpy(grads, variables, positions)
-        self._iterations.assign_add(1)
+        self._iterations.data += 1  # (in place: the Variable users hold counts on)
         return self._iterations
 
     def _apply_numpy(self, grads, variables, positions):
