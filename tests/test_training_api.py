@@ -290,3 +290,19 @@ def test_a_model_trained_only_by_add_loss_needs_no_targets(keras):
     model.compile("adam", loss="mse")
     with pytest.raises(ValueError, match=r"y \(the targets\) is required: compile\(\) was given a loss"):
         model.fit(data, verbose=0)
+
+
+def test_saved_models_keep_their_metrics_and_weighted_metrics(tmp_path):
+    x, y = binary_data()
+    w = np.linspace(0.1, 2.0, N)
+    model = binary_model()
+    model.compile("adam", "binary_crossentropy", metrics=[tr.metrics.AUC(curve="PR"), tr.metrics.Precision(
+        thresholds=[0.3, 0.6]), "accuracy"], weighted_metrics=["accuracy", tr.metrics.Recall()])
+    model.fit(x, y, sample_weight=w, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = tr.models.load_model(tmp_path / "m.keras")
+    before = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    after = loaded.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    assert sorted(after) == ["accuracy", "auc", "loss", "precision", "recall", "weighted_accuracy"]
+    for key, value in before.items():
+        np.testing.assert_allclose(after[key], value, rtol=1e-6, err_msg=key)
