@@ -288,7 +288,7 @@ def test_a_model_trained_only_by_add_loss_needs_no_targets(keras):
     history = model.fit(data, epochs=3, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     model.compile("adam", loss="mse")
-    with pytest.raises(ValueError, match=r"y \(the targets\) is required: compile\(\) was given a loss"):
+    with pytest.raises(ValueError, match=r"fit: y \(the targets\) is required: compile\(\) was given a loss"):
         model.fit(data, verbose=0)
 
 

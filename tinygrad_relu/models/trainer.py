@@ -172,13 +172,13 @@ class Trainer:
                              "in the model's call with add_loss()")
         return total, predictions
 
-    def _check_no_targets_needed(self):
-        """A batch without targets (y) is fine only when no compiled loss or metric compares with them."""
+    def _check_no_targets_needed(self, who=None):
+        """Data without targets (y) is fine only when no compiled loss or metric compares with them."""
         spec = self._spec
         if spec is not None and (spec.losses or spec.metric_entries):
-            raise ValueError(f"Model '{self.name}': y (the targets) is required: compile() was given "
-                             f"{'a loss' if spec.losses else 'metrics'} that compare the predictions with them; "
-                             "pass y (or yield (x, y) batches)")
+            raise ValueError(f"{who or f'Model {self.name!r}'}: y (the targets) is required: compile() was given "
+                             f"{'a loss that compares' if spec.losses else 'metrics that compare'} the predictions "
+                             "with them; pass y (or yield (x, y) batches)")
 
     def _test_step(self, x, y, sample_weight=None):
         with no_grad():
@@ -383,6 +383,8 @@ class Trainer:
         """An EpochIterator over (x, y, sample_weight) batches of the model's arrays."""
         if is_array_data(x):
             if targets:
+                if y is None:
+                    self._check_no_targets_needed(who)
                 x, y = self._prepare_xy(x, y, who)
             else:
                 x = self._prepare_x(x, who)
