@@ -126,6 +126,51 @@ def test_fit_epochs_keep_resident_memory_flat():
     assert in_fresh_interpreter(fit_epochs_scenario) <= RSS_TOLERANCE
 
 
+def generator_fit_scenario():
+    """fit on an endless generator of fresh batches (with sample weights), 2,000 steps measured."""
+    rng = np.random.default_rng(4)
+
+    def batches():
+        while True:
+            yield (rng.normal(size=(32, 20)).astype(np.float32), rng.integers(0, 4, size=32),
+                   rng.random(32).astype(np.float32))
+    stream = batches()
+    model = small_mlp()
+    growth = rss_growth(lambda: model.fit(stream, epochs=2, steps_per_epoch=100, verbose=0, shuffle=False),
+                        warmup=2, steps=10)
+    assert model.optimizer.iterations == 2400
+    return growth
+
+
+def test_a_long_generator_run_keeps_resident_memory_flat():
+    growth = in_fresh_interpreter(generator_fit_scenario)
+    assert growth <= RSS_TOLERANCE, f"resident memory grew by {growth / 1024:.0f} KiB over 2000 generator steps"
+
+
+class _Batches(utils.PyDataset):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.rng = np.random.default_rng(5)
+
+    def __len__(self):
+        return 50
+
+    def __getitem__(self, index):
+        return self.rng.normal(size=(32, 20)).astype(np.float32), self.rng.integers(0, 4, size=32)
+
+
+def py_dataset_workers_scenario():
+    """fit on a PyDataset read ahead by two threads: 40 epochs of 50 batches measured."""
+    dataset = _Batches(workers=2)
+    model = small_mlp()
+    return rss_growth(lambda: model.fit(dataset, epochs=2, verbose=0), warmup=2, steps=20)
+
+
+def test_a_pydataset_with_workers_keeps_resident_memory_flat():
+    growth = in_fresh_interpreter(py_dataset_workers_scenario)
+    assert growth <= RSS_TOLERANCE, f"resident memory grew by {growth / 1024:.0f} KiB over 2000 PyDataset steps"
+
+
 def test_graph_is_freed_after_each_step():
     rng = np.random.default_rng(3)
     model = tiny_cnn()

@@ -91,8 +91,9 @@ def test_names_follow_the_string_given():
     assert MeanSquaredError().name == "mean_squared_error"
     m = AutoAccuracy()
     assert metrics.get(m) is m and isinstance(metrics.get("acc"), AutoAccuracy)
-    with pytest.raises(ValueError, match="Unknown metric 'precision'.*accuracy.*mse"):
-        metrics.get("precision")
+    with pytest.raises(ValueError, match="Unknown metric 'precison'.*accuracy.*auc.*mse.*precision"):
+        metrics.get("precison")
+    assert metrics.get("precision").name == "precision" and isinstance(metrics.get("AUC"), metrics.AUC)
 
 
 def test_custom_metric_function():

@@ -65,13 +65,13 @@ from . import debug  # noqa: E402
 # `tr.layers.Dense`, `tr.models.Sequential`, ... work without importing each one.
 _SUBMODULES = ("activations", "functional", "layers", "models", "optimizers", "losses", "metrics",
                "callbacks", "initializers", "regularizers", "constraints", "utils", "datasets", "diagnostics",
-               "graphviz", "plot", "saving", "random", "lab")
+               "graphviz", "plot", "saving", "random", "lab", "config", "backend", "variables")
 
 
 # Keras 3 scripts write keras.Sequential, keras.Input, keras.layers.Dense, ...: with
 # `import tinygrad_relu as keras` those resolve too.
 _TOP_LEVEL = {"Sequential": "models", "Model": "models", "load_model": "models", "Input": "layers",
-              "Layer": "layers", "KerasTensor": "layers"}
+              "Layer": "layers", "KerasTensor": "layers", "Variable": "variables"}
 
 
 def __getattr__(name):

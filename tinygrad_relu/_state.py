@@ -27,6 +27,7 @@ class _ThreadState(threading.local):
     def __init__(self):
         self.layer_stack = []  # names of the layers whose call is running, innermost last
         self.custom_objects_scope = {}  # saving.custom_object_scope's objects, in this thread
+        self.name_scope = []   # the layers (and models) building right now, outermost first: weight paths
 
 
 local = _ThreadState()

@@ -50,11 +50,11 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
-        # Fast path: every input already a Tensor (the usual case inside a model) needs no
-        # conversion; this method runs once per op per step, so each attribute lookup counts.
+        # Fast path: every input already a Tensor (the usual case inside a model; a weight is a
+        # Variable, a Tensor subclass) needs no conversion; this method runs once per op per step.
         tensors = inputs
         for x in inputs:
-            if type(x) is not Tensor:
+            if not isinstance(x, Tensor):
                 tensors = _as_tensors(inputs)
                 break
         ctx = cls(*tensors)
@@ -393,8 +393,10 @@ class Tensor:
     def __ge__(self, other): return self.data >= _raw(other)
     def __lt__(self, other): return self.data < _raw(other)
     def __le__(self, other): return self.data <= _raw(other)
+    def __eq__(self, other): return self.data == _raw(other)  # elementwise, as Keras' and PyTorch's tensors
+    def __ne__(self, other): return self.data != _raw(other)
 
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # still hashed by identity: a tensor is a dict key for its object, not its values
 
     def exp(self): return E.Exp.apply(self)
     def log(self): return E.Log.apply(self)

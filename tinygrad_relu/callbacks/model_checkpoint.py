@@ -108,3 +108,5 @@ class ModelCheckpoint(Callback):
             self.model.save_weights(filepath)
         else:
             self.model.save(filepath)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: finished saving model to {filepath}")

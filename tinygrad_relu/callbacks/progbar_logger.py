@@ -18,9 +18,10 @@ class ProgbarLogger(Callback):
 
     def set_params(self, params):
         super().set_params(params)
-        self.verbose = params.get("verbose", 1)
+        verbose = params.get("verbose", 1)
+        self.verbose = 1 if verbose == "auto" else int(verbose)
         self.epochs = params.get("epochs", 1)
-        self.target = params.get("steps")
+        self.target = params.get("steps")  # None: a generator of unknown length, shown as 'Unknown'
 
     def _reset(self):
         self.progbar = Progbar(self.target, verbose=self.verbose)
@@ -51,12 +52,18 @@ class ProgbarLogger(Callback):
     def on_predict_batch_end(self, batch, logs=None):
         self.progbar.update(batch + 1, None)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def _finalize(self, logs):
+        if self.target is None:  # the first pass over a generator has shown its length: later bars know it
+            self.target = self.progbar.seen
+            self.progbar.target = self.target
         self.progbar.update(self.progbar.seen, logs, finalize=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._finalize(logs)
 
     def on_test_end(self, logs=None):
         if not self._called_in_fit:
-            self.progbar.update(self.progbar.seen, logs, finalize=True)
+            self._finalize(logs)
 
     def on_predict_end(self, logs=None):
-        self.progbar.update(self.progbar.seen, None, finalize=True)
+        self._finalize(None)

@@ -123,7 +123,7 @@ class TensorBoard(Callback):
             return
         writer = self._writer("validation")
         for name, value in logs.items():
-            writer.add_scalar(f"evaluation_{name}_vs_iterations", float(value), optimizer.iterations)
+            writer.add_scalar(f"evaluation_{name}_vs_iterations", float(value), int(optimizer.iterations))
 
     def on_train_end(self, logs=None):
         for writer in self._writers.values():

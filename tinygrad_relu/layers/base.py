@@ -13,7 +13,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..tensor import Tensor
-from .. import _state, activations, constraints, debug, initializers, regularizers
+from .. import _state, activations, config, constraints, debug, initializers, regularizers
+from ..variables import Variable, name_scope, scoped_path
 from .._registry import snake_case as to_snake_case
 from .._state import unique_name, reset_names as reset_uids  # noqa: F401  (re-exported)
 from ..utils import tree
@@ -43,7 +44,7 @@ class skip_initializers:
 
 class WeightRecord(NamedTuple):
     name: str
-    tensor: Tensor
+    tensor: Variable
     trainable: bool      # as declared in add_weight; the layer's own trainable flag is separate
     regularizer: object
     constraint: object
@@ -61,7 +62,8 @@ def _mark_built(build):
         if self.built:  # weights exist already: building again would silently replace them
             return
         shape = None if input_shape is None else as_shape_structure(input_shape)
-        build(self, shape)
+        with name_scope(self.name):  # the weights made here are 'layer/kernel', nested layers' 'layer/inner/...'
+            build(self, shape)
         self._build_input_shape = shape
         self.built = True
         _state.structure_changed()
@@ -113,7 +115,7 @@ class Layer:
                                           f"{dtype.get('class_name')!r} is not supported (quantization is not)")
             dtype = (dtype.get("config") or {}).get("name")
         try:
-            self.dtype = np.dtype(dtype if dtype is not None else "float32").name
+            self.dtype = np.dtype(dtype if dtype is not None else config.floatx()).name
         except TypeError:  # Keras' policy names such as 'mixed_float16'
             self.dtype = str(dtype)
         if self.dtype not in ("float32", "float64"):  # what the kernels compute in; inputs are converted to it
@@ -145,6 +147,9 @@ class Layer:
         if "_trainable" not in self.__dict__ and not name.startswith("__"):
             raise RuntimeError(f"In layer '{type(self).__name__}', you forgot to call `super().__init__()` as the "
                                "first statement in the `__init__()` method.")
+        descriptor = getattr(type(self), name, None)
+        if isinstance(descriptor, property):  # a property raised AttributeError: let its own message through
+            return descriptor.fget(self)
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     # ---- sublayers: tracked when assigned as attributes ---------------------------------------
@@ -253,8 +258,9 @@ class Layer:
                              f"{values.shape}, expected {shape}")
         if not values.flags.c_contiguous:  # (not np.ascontiguousarray: it turns a scalar weight into 1-D)
             values = values.copy(order="C")
-        weight = Tensor(values, requires_grad=bool(trainable) and self._trainable
-                        and dtype.kind == "f")
+        scope = _state.local.name_scope
+        path = scoped_path(name) if scope and scope[-1] == self.name else scoped_path(f"{self.name}/{name}")
+        weight = Variable._wrap(values, bool(trainable) and self._trainable, name, path)
         self._weight_records.append(WeightRecord(name, weight, bool(trainable), regularizers.get(regularizer),
                                                  constraint))
         _state.structure_changed()
@@ -393,6 +399,24 @@ class Layer:
         sublayers'), then the weight penalties, as scalar Tensors."""
         return [x for layer in self._flatten_layers() for x in layer._losses] + self.regularization_losses()
 
+    # ---- the symbolic calls ----------------------------------------------------------------------
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call on symbolic tensors (an ``Input``, or a Sequential model's
+        build): one KerasTensor, or the structure the layer returned."""
+        return self._first_node("output_structure", "output")
+
+    @property
+    def input(self):
+        """The symbolic input(s) of this layer's first call on symbolic tensors."""
+        inputs = self._first_node("input_tensors", "input")
+        return inputs[0] if isinstance(inputs, list) and len(inputs) == 1 else inputs
+
+    def _first_node(self, attribute, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}.")
+        return getattr(self._inbound_nodes[0], attribute)
+
     # ---- shapes ---------------------------------------------------------------------------------
     @_mark_built
     def build(self, input_shape):
@@ -449,6 +473,7 @@ class Layer:
                 first.data.dtype != self.dtype and not first.requires_grad and first.data.dtype.kind == "f"):
             args = tuple(self._as_input(a) for a in args)
             first = args[0]
+        first_call = not self.built
         self._ensure_built(first.shape if isinstance(first, Tensor) else tree.map_structure(shape_of, first))
         state = _state.local
         signature = self._call_signature
@@ -467,6 +492,8 @@ class Layer:
         previous = state.call_training
         state.call_depth += 1
         state.call_training = training
+        if first_call:  # sublayers built during this call get weight paths under this layer's name
+            state.name_scope.append(self.name)
         try:
             if state.anomaly_hook is not None:  # detect_anomaly() reports ops with their layer
                 with debug.layer_scope(self.name):
@@ -476,6 +503,8 @@ class Layer:
         finally:
             state.call_depth -= 1
             state.call_training = previous
+            if first_call:
+                state.name_scope.pop()
         regularizer = self.activity_regularizer
         if regularizer is not None:
             for output in tree.flatten(outputs):

@@ -40,8 +40,7 @@ class InputLayer(Layer):
         self._batch_input_shape = batch_shape
         self.batch_shape = batch_shape
         self.shape = batch_shape  # as Keras' KerasTensor.shape: batch axis included
-        self.output = KerasTensor(batch_shape, self.dtype, name=self.name)
-        Node(self, (), {}, self.output)
+        Node(self, (), {}, KerasTensor(batch_shape, self.dtype, name=self.name))  # self.output is its tensor
         self.built = True
 
     def get_config(self):

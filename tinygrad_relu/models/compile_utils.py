@@ -7,10 +7,16 @@ dict by output name (None or a missing key: no loss for that output). The logs t
 ``loss`` (the weighted sum) and, when more than one output has a loss, ``<output>_loss`` for
 each, unweighted; each output's metrics are logged as ``<output>_<metric>``. An output's name
 is its layer's name ('dense_1'), or its key when the model returns a dict (Keras 3's names).
+
+``weighted_metrics`` are resolved the same way and read the sample weights (and class weights);
+``metrics`` never do. A weighted metric keeps its name unless an unweighted one has it already,
+then it is logged as ``weighted_<name>`` (Keras 3's rule).
 """
+import copy
 from typing import NamedTuple
 
-from .. import losses as losses_module, metrics as metrics_module
+from .. import _registry, losses as losses_module, metrics as metrics_module
+from ..utils import tree
 
 
 class OutputLoss(NamedTuple):
@@ -20,10 +26,17 @@ class OutputLoss(NamedTuple):
     weight: object  # a float or None
 
 
+class MetricEntry(NamedTuple):
+    key: str        # the log name: 'accuracy', 'dense_1_mae', 'weighted_accuracy'
+    metric: object  # a Metric
+    index: object   # the output's position in the flat output list, None for a single-output model
+    weighted: bool  # compiled in weighted_metrics: it reads the sample weights (metrics= never does, as Keras)
+
+
 class CompileSpec(NamedTuple):
     single: bool
     losses: list            # [OutputLoss]
-    metric_entries: list    # [(log key, metric, output index or None)]
+    metric_entries: list    # [MetricEntry]: the metrics, then the weighted metrics
 
     @property
     def loss_names(self):
@@ -60,25 +73,35 @@ def _metric_list(metrics):
     return list(metrics)
 
 
-def _metric_entries(identifiers, loss, index, prefix, taken):
+def _metric_entries(identifiers, loss, index, prefix, taken, weighted=False):
     entries = []
     for identifier in identifiers:
         metric = metrics_module.get(identifier, loss=loss)
-        key = identifier if isinstance(identifier, str) else getattr(metric, "name", None) or type(metric).__name__
-        key = f"{prefix}{key}"
+        name = identifier if isinstance(identifier, str) else getattr(metric, "name", None) or type(metric).__name__
+        key = f"{prefix}{name}"
         if key in taken:
-            if index is None:
+            if weighted:  # Keras: a weighted metric named like an unweighted one is logged as weighted_<name>
+                key = f"{prefix}weighted_{name}"
+            elif index is None:
                 raise ValueError(f"compile: metric '{key}' is given twice")
-            base, count = key, 1  # Keras numbers a name repeated across outputs: mae, mae_1, ...
+            base, count = key, 1  # Keras numbers a name repeated again: mae, mae_1, ...
             while key in taken:
                 key, count = f"{base}_{count}", count + 1
         taken.add(key)
-        entries.append((key, metric, index))
+        entries.append(MetricEntry(key, metric, index, weighted))
     return entries
 
 
-def resolve(loss, loss_weights, metrics, output_names):
+def _flat_metric_list(metrics):
+    return [m for item in _metric_list(metrics) for m in (_metric_list(item) if isinstance(item, list) else [item])]
+
+
+def resolve(loss, loss_weights, metrics, output_names, weighted_metrics=None):
     """The CompileSpec for a model whose flat outputs are named ``output_names`` (None: one output)."""
+    for what, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+        if value and not isinstance(value, (list, tuple, dict)):
+            raise ValueError(f"Expected `{what}` argument to be a list, tuple, or dict. Received instead: "
+                             f"{what}={value!r} of type {type(value)}")
     if output_names is None or len(output_names) == 1:
         name = output_names[0] if output_names else None
         if isinstance(loss, dict):
@@ -94,11 +117,15 @@ def resolve(loss, loss_weights, metrics, output_names):
                              f"{loss_weights!r}")
         if isinstance(metrics, dict):
             metrics = _per_output(metrics, [name], "metrics", False)[0]
+        if isinstance(weighted_metrics, dict):
+            weighted_metrics = _per_output(weighted_metrics, [name], "weighted_metrics", False)[0]
         loss_fn = losses_module.get(loss) if loss is not None else None
         losses = [] if loss_fn is None else [OutputLoss(name or loss_fn.name or "loss", 0, loss_fn,
                                                         None if loss_weights is None else float(loss_weights))]
-        flat = [m for item in _metric_list(metrics) for m in (_metric_list(item) if isinstance(item, list) else [item])]
-        return CompileSpec(True, losses, _metric_entries(flat, loss_fn, None, "", set()))
+        taken = set()
+        entries = _metric_entries(_flat_metric_list(metrics), loss_fn, None, "", taken)
+        entries += _metric_entries(_flat_metric_list(weighted_metrics), loss_fn, None, "", taken, weighted=True)
+        return CompileSpec(True, losses, entries)
 
     per_loss = _per_output(loss, output_names, "loss", True)
     per_weight = [None] * len(output_names) if loss_weights is None else \
@@ -114,11 +141,14 @@ def resolve(loss, loss_weights, metrics, output_names):
             name = identifier if isinstance(identifier, str) else loss_fn.name
         losses.append(OutputLoss(name, i, loss_fn, None if weight is None else float(weight)))
     entries, taken = [], set()
-    if metrics:
-        per_metrics = _per_output(metrics, output_names, "metrics", False)
+    for what, value, weighted in (("metrics", metrics, False), ("weighted_metrics", weighted_metrics, True)):
+        if not value:
+            continue
+        per_metrics = _per_output(value, output_names, what, False)
         for i, (name, identifiers) in enumerate(zip(output_names, per_metrics)):
             loss_fn = next((entry.loss for entry in losses if entry.index == i), None)
-            entries += _metric_entries(_metric_list(identifiers), loss_fn, i, "" if name is None else f"{name}_", taken)
+            entries += _metric_entries(_metric_list(identifiers), loss_fn, i, "" if name is None else f"{name}_", taken,
+                                       weighted)
     return CompileSpec(False, losses, entries)
 
 
@@ -137,3 +167,44 @@ def standardize_targets(y, output_names, who):
     raise ValueError(f"{who}: the model has {n} outputs {output_names}; y must be a list of {n} arrays in that order "
                      f"or a dict by output name, received {type(y).__name__}"
                      + (f" of length {len(y)}" if isinstance(y, (list, tuple)) else ""))
+
+
+def from_logits_copy(loss):
+    """The same loss with from_logits=True (its other settings kept)."""
+    try:
+        config = dict(loss.get_config())
+        config["from_logits"] = True
+        return type(loss).from_config(config) if hasattr(type(loss), "from_config") else type(loss)(**config)
+    except (AttributeError, TypeError):
+        clone = copy.copy(loss)
+        clone.from_logits = True
+        return clone
+
+
+# ---- what compile() was given, as JSON for saving -------------------------------------------------
+def serialize_loss(identifier):
+    if identifier is None or isinstance(identifier, str):
+        return identifier
+    if isinstance(identifier, type):
+        return identifier.__name__
+    if hasattr(identifier, "get_config"):
+        return _registry.serialize(identifier)
+    return getattr(identifier, "name", None) or getattr(identifier, "__name__", None)
+
+
+def serialize_metrics(metrics):
+    def one(identifier):
+        if identifier is None or isinstance(identifier, str):
+            return identifier
+        if isinstance(identifier, type):
+            return identifier.__name__
+        if hasattr(identifier, "get_config"):
+            return _registry.serialize(identifier)
+        return getattr(identifier, "name", None) or getattr(identifier, "__name__", type(identifier).__name__)
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict):
+        return {k: tree.map_structure(one, v) for k, v in metrics.items()}
+    if not isinstance(metrics, (list, tuple)):
+        metrics = [metrics]
+    return [tree.map_structure(one, m) for m in metrics]

@@ -127,3 +127,35 @@ def take_rows(data, rows):
     if isinstance(data, np.ndarray):
         return data[rows]
     return tree.map_structure(lambda a: a[rows], data)
+
+
+# ---- sample weights -------------------------------------------------------------------------------------------
+def as_weight_array(data, dtype, count, who):
+    """Sample weights as a float array with one row per sample (``count`` of them)."""
+    weights = _numeric_array(data, who)
+    if weights.ndim == 0 or len(weights) != count:
+        raise ValueError(f"{who} must hold one weight per sample: expected {count} rows, received an array of shape "
+                         f"{weights.shape}")
+    return np.ascontiguousarray(weights, dtype=dtype)
+
+
+def per_output_weights(sample_weight, output_names, dtype, count, who):
+    """A multi-output model's sample weights as a list in output order (None: that output is unweighted). A list
+    or a dict by output name gives each output its own; one array of shape (n,) or (n, 1) serves every output."""
+    if isinstance(sample_weight, dict) or (isinstance(sample_weight, (list, tuple)) and
+                                           len(sample_weight) == len(output_names) and
+                                           not np.isscalar(sample_weight[0])):
+        if isinstance(sample_weight, dict):
+            unknown = [k for k in sample_weight if k not in output_names]
+            if unknown:
+                raise ValueError(f"{who}: sample_weight names outputs {unknown}; the model's outputs are "
+                                 f"{output_names}")
+            sample_weight = [sample_weight.get(name) for name in output_names]
+        return [None if w is None else as_weight_array(w, dtype, count, f"{who}: sample_weight[{name!r}]")
+                for w, name in zip(sample_weight, output_names)]
+    weights = as_weight_array(sample_weight, dtype, count, f"{who}: sample_weight")
+    if not (weights.ndim == 1 or (weights.ndim == 2 and weights.shape[1] == 1)):
+        raise ValueError(f"{who}: for a model with multiple outputs, when providing a single `sample_weight` array, it "
+                         "should only have one scalar score per sample (i.e. shape `(num_samples,)`); received shape "
+                         f"{weights.shape}. For other shapes, pass one array per output.")
+    return [weights] * len(output_names)

@@ -24,7 +24,7 @@ from ..saving import serialization_lib
 from ..tensor import Tensor
 from ..utils import tree
 from .data import as_float_array
-from .model import Model, layer_output_shape
+from .model import Model
 
 
 def map_graph(inputs, outputs):
@@ -144,6 +144,16 @@ class Functional(Model):
 
     def _ensure_built(self, input_shape):
         pass
+
+    @property
+    def input(self):
+        """The inputs given to the constructor (one symbolic tensor, or their list or dict), as Keras."""
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        """The outputs given to the constructor."""
+        return self._outputs_struct
 
     @property
     def input_shape(self):
@@ -278,16 +288,8 @@ class Functional(Model):
         return self._run_graph([Tensor._make(a, False, None) for a in x], training), plan
 
     # ---- summary --------------------------------------------------------------------------------------
-    def _summary_rows(self):
-        connected = not self._sequential_like()
-        rows = []
-        for layer in self._operations:
-            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            row = (f"{layer.name} ({type(layer).__name__})", layer_output_shape(layer), params)
-            if connected:
-                row += (self._connections(layer),)
-            rows.append(row)
-        return rows, connected
+    def _summary_connected(self):
+        return not self._sequential_like()
 
     def _sequential_like(self):
         """Keras prints no 'Connected to' column for a chain: one node per depth, one input each, none shared."""

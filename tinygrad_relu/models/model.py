@@ -11,6 +11,7 @@ Because a Model is a Layer, models nest: a Sequential inside another, or inside 
 (the transfer-learning pattern), and ``base.trainable = False`` freezes everything inside ``base``.
 """
 import json
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -168,17 +169,40 @@ class Model(Trainer, Layer):
     # ---- summary ------------------------------------------------------------------------------------
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
                 layer_range=None):
-        """Print Keras 3's table: Layer (type) | Output Shape | Param # (| Connected to), then the totals."""
-        if positions is not None or expand_nested or show_trainable or layer_range is not None:
-            raise NotImplementedError("summary: positions, expand_nested, show_trainable and layer_range are not "
-                                      "supported")
+        """Print Keras 3's table: Layer (type) | Output Shape | Param # (| Connected to) (| Trainable), then the
+        totals. ``expand_nested`` lists a nested model's layers under it; ``layer_range`` = (first, last) names
+        (or regular expressions) limits the rows; ``positions`` are the columns' right edges as fractions of the
+        line."""
         print_fn = print_fn or print
-        rows, connected = self._summary_rows()
-        print_fn(summary_text(self, rows, line_length=line_length, connected=connected))
+        connected = self._summary_connected()
+        layers = self.layers
+        start, stop = layer_range_bounds(layers, layer_range)
+        rows = []
 
-    def _summary_rows(self):
-        """([(name (type), output shape, params[, connected to])], whether the 'Connected to' column shows)."""
-        return [_summary_row(layer) for layer in self.layers], False
+        def add(owner, layer, level):
+            name, shape, params = owner._summary_cells(layer)
+            row = ("   " * level + "└ " if level else "") + name, shape, params
+            if connected:  # a nested layer's calls are not this graph's: Keras shows '-'
+                row += (self._connections(layer) if level == 0 else "-",)
+            if show_trainable:
+                row += (("Y" if layer.trainable else "N") if layer.weights else "-",)
+            rows.append(row)
+            if expand_nested and isinstance(layer, Model):
+                for inner in layer.layers:
+                    add(layer, inner, level + 1)
+        for layer in layers[start:stop]:
+            add(self, layer, 0)
+        print_fn(summary_text(self, rows, line_length=line_length, connected=connected,
+                              show_trainable=show_trainable, positions=positions))
+
+    def _summary_connected(self):
+        """Whether the summary shows Keras' 'Connected to' column (a Functional graph that is not a chain)."""
+        return False
+
+    def _summary_cells(self, layer):
+        """(name (type), output shape, parameter count) of one of this model's layers."""
+        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+        return f"{layer.name} ({type(layer).__name__})", layer_output_shape(layer), params
 
     # ---- configuration and saving --------------------------------------------------------------------
     def get_layer(self, name=None, index=None):
@@ -300,6 +324,18 @@ def layer_output_shape(layer):
     return "[" + ", ".join(shape_str(s) for s in shapes) + "]"
 
 
-def _summary_row(layer):
-    params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-    return (f"{layer.name} ({type(layer).__name__})", layer_output_shape(layer), params)
+def layer_range_bounds(layers, layer_range):
+    """[start, stop) of the layers from the first whose name matches layer_range[0] to the last matching
+    layer_range[1] (names or regular expressions), as Keras' summary(layer_range=...)."""
+    if layer_range is None:
+        return 0, len(layers)
+    if not isinstance(layer_range, (list, tuple)) or len(layer_range) != 2 or \
+            not all(isinstance(name, str) for name in layer_range):
+        raise ValueError(f"summary: layer_range must be a list of two layer names (or patterns), received "
+                         f"{layer_range!r}")
+    first = [i for i, layer in enumerate(layers) if re.match(layer_range[0], layer.name)]
+    last = [i for i, layer in enumerate(layers) if re.match(layer_range[1], layer.name)]
+    if not first or not last:
+        raise ValueError(f"summary: layer_range={list(layer_range)} matches no layer; the layers are "
+                         f"{[layer.name for layer in layers]}")
+    return first[0], last[-1] + 1

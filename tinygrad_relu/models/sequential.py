@@ -8,15 +8,18 @@
 """
 import numpy as np
 
-from .. import _state, activations, debug
+from .. import _state, activations, config, debug
+from .._state import unique_name
 from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.base import marks_built
 from ..layers.checks import shape_str
 from ..saving import serialization_lib
 from ..tensor import Tensor, no_grad
+from ..utils import tree
+from ..variables import name_scope
 from .data import as_float_array
 from .model import Model, layer_output_shape
-from .trainer import from_logits_copy
+from .compile_utils import from_logits_copy
 
 # Softmax (sigmoid) followed by its crossentropy is computed from the logits: log-softmax
 # never takes log(0), so a confident wrong prediction gives a large finite loss, not inf.
@@ -33,7 +36,9 @@ class Sequential(Model):
         self._layers = []
         self._layer_names = set()
         self._input_batch_shape = None
+        self._input_layer = None     # the InputLayer the symbolic graph starts from (made at build if not given)
         self._input_layer_name = None
+        self._graph_outputs = []     # each layer's symbolic output once built: layer.output, model.outputs
         self._output_shapes = []
         self._fused_cache = None
         for layer in layers or []:
@@ -49,7 +54,7 @@ class Sequential(Model):
             if self._layers or self._input_batch_shape is not None:
                 raise ValueError(f"Sequential '{self.name}': an Input can only be the first element of the model")
             self._input_batch_shape = layer.batch_shape
-            self._input_layer_name = layer.name
+            self._input_layer, self._input_layer_name = layer, layer.name
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential '{self.name}': only layers can be added, received {layer!r} "
@@ -59,15 +64,17 @@ class Sequential(Model):
                              f"is already the name of a layer in model '{self.name}'.")
         if not self._layers and self._input_batch_shape is None and layer._batch_input_shape is not None:
             self._input_batch_shape = layer._batch_input_shape
+        if self.built:  # extend the built stack (and its graph) right away, as Keras does
+            with name_scope(self.name):
+                output = self._symbolic_step(layer, self._graph_outputs[-1] if self._graph_outputs else
+                                             self._input_layer.output)
+            self._graph_outputs.append(output)
+            self._output_shapes.append(output.shape)
         self._layers.append(layer)
         self._layer_names.add(layer.name)
         self._fused_cache = None
         _state.structure_changed()
-        if self.built:  # extend the built stack right away, as Keras does
-            shape = self._output_shapes[-1]
-            layer._ensure_built(shape)
-            self._output_shapes.append(tuple(layer.compute_output_shape(shape)))
-        elif self._input_batch_shape is not None:
+        if not self.built and self._input_batch_shape is not None:
             self.build()
 
     def pop(self):
@@ -79,6 +86,7 @@ class Sequential(Model):
         _state.structure_changed()
         if self._output_shapes:
             self._output_shapes.pop()
+            self._graph_outputs.pop()
         return layer
 
     @property
@@ -99,17 +107,55 @@ class Sequential(Model):
                              "on data")
         shape = tuple(None if d is None else int(d) for d in input_shape)
         self._check_declared_input(shape)
-        shapes = []
-        for layer in self._layers:
-            layer._ensure_built(shape)
-            shape = tuple(layer.compute_output_shape(shape))
-            shapes.append(shape)
         if self._input_batch_shape is None:
-            self._input_batch_shape = (None,) + tuple(input_shape[1:])
-        self._output_shapes = shapes
+            self._input_batch_shape = (None,) + shape[1:]
+        if self._input_layer is None:  # Keras makes one too (its name counts, as Keras')
+            self._input_layer = InputLayer(batch_shape=self._input_batch_shape, dtype=self._dtype())
+            self._input_layer_name = self._input_layer.name
+        # The layers are called on the Input's symbolic tensor, as Keras' Sequential does: that builds each one
+        # for the shape it receives and records the graph (layer.output, model.inputs / outputs).
+        x, outputs = self._input_layer.output, []
+        with name_scope(self.name):  # Keras' weight paths: 'sequential/dense/kernel'
+            for layer in self._layers:
+                x = self._symbolic_step(layer, x)
+                outputs.append(x)
+        self._graph_outputs = outputs
+        self._output_shapes = [t.shape for t in outputs]
         self._build_input_shape = (None,) + tuple(self._input_batch_shape[1:])
         self.built = True
+        unique_name("functional")  # Keras' Sequential builds a Functional model, whose name counts
         _state.structure_changed()
+
+    def _symbolic_step(self, layer, x):
+        """The symbolic output of ``layer`` called on ``x`` (one tensor, as a Sequential layer must return)."""
+        output = layer(x)
+        if not isinstance(output, KerasTensor):
+            raise ValueError(f"Sequential '{self.name}': layer '{layer.name}' returned "
+                             f"{len(tree.flatten(output))} outputs; each layer of a Sequential model must return "
+                             "one tensor (use the Functional API for more)")
+        return output
+
+    @property
+    def inputs(self):
+        """[the Input's symbolic tensor], once built (Keras' Sequential.inputs)."""
+        if not self.built:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet.")
+        return [self._input_layer.output]
+
+    @property
+    def outputs(self):
+        """[the last layer's symbolic output], once built."""
+        if not self.built or not self._graph_outputs:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined outputs yet.")
+        return [self._graph_outputs[-1]]
+
+    @property
+    def input(self):
+        return self.inputs[0]
+
+    @property
+    def output(self):
+        return self.outputs[0]
 
     def _ensure_built(self, input_shape):
         if not self.built:
@@ -187,7 +233,7 @@ class Sequential(Model):
         return outputs
 
     def _dtype(self):
-        return self._layers[0].dtype if self._layers else "float32"
+        return self._layers[0].dtype if self._layers else config.floatx()
 
     def _single_output_known(self):
         return True
@@ -223,12 +269,14 @@ class Sequential(Model):
         self._fused_cache = (key, fused)
         return fused
 
-    def _forward_loss(self, x, y, training):
+    def _forward_loss(self, x, y, training, sample_weight=None):
         """(total loss Tensor, predictions ndarray or None when no metric reads them) for one batch.
 
         ``x`` has passed _prepare_x, which checked its shape through the whole stack, so a built
         layer receiving its own dtype is called directly, without Layer.__call__'s per-batch checks.
         """
+        if y is None:
+            self._check_no_targets_needed()
         h = Tensor._make(x, False, None)
         layers = self._layers
         plan = self._training_plan()
@@ -248,7 +296,8 @@ class Sequential(Model):
         finally:
             state.call_depth -= 1
         if fused is None:
-            loss = None if self._loss_fn is None else self._loss_fn(y, h)
+            loss = None if self._loss_fn is None else \
+                self._loss_fn(y, h) if sample_weight is None else self._loss_fn(y, h, sample_weight)
             predictions = h.data
         else:
             last = layers[-1]
@@ -259,7 +308,7 @@ class Sequential(Model):
                 with debug.layer_scope(last.name):
                     logits = last.call_logits(h, training=training)
             loss_from_logits, activation = fused
-            loss = loss_from_logits(y, logits)
+            loss = loss_from_logits(y, logits) if sample_weight is None else loss_from_logits(y, logits, sample_weight)
             predictions = None
             if self._metric_entries:  # only metrics read the predictions: skip the softmax otherwise
                 with no_grad():
@@ -275,14 +324,12 @@ class Sequential(Model):
         return loss, predictions
 
     # ---- summary and configuration -------------------------------------------------------------
-    def _summary_rows(self):
-        rows = []
-        for i, layer in enumerate(self._layers):
-            shape = self._output_shapes[i] if self.built and i < len(self._output_shapes) else None
-            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            rows.append((f"{layer.name} ({type(layer).__name__})",
-                         layer_output_shape(layer) if shape is None else shape_str(shape), params))
-        return rows, False
+    def _summary_cells(self, layer):
+        i = self._layers.index(layer)
+        shape = self._output_shapes[i] if self.built and i < len(self._output_shapes) else None
+        params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+        return (f"{layer.name} ({type(layer).__name__})", layer_output_shape(layer) if shape is None else
+                shape_str(shape), params)
 
     def get_config(self):
         layer_configs = []

@@ -3,21 +3,30 @@
 The model supplies the structure: ``_standardize_inputs``/``_check_inputs`` (what x may be),
 ``_flat_outputs(x, training)`` (its outputs for one batch, flat, and its TrainingPlan),
 ``_predict_batch``, ``_output_names()`` and ``_dtype()``; Sequential replaces ``_forward_loss`` with
-its fast path. What ``fit`` prints, the keys of ``History.history`` and the order of callback
-hooks are Keras 3's, so a Keras script runs here with only its imports changed.
+its fast path. The data comes through data_adapters.py (arrays, streams of batches, PyDatasets);
+what ``fit`` prints, the keys of ``History.history`` and the order of callback hooks are Keras 3's,
+so a Keras script runs here with only its imports changed.
+
+Sample weights (``sample_weight``, ``class_weight``, a third item in a batch or in
+``validation_data``) weigh the loss as Keras does, sum_i w_i loss_i / n per batch, and the
+``weighted_metrics``; the ``metrics`` never see them.
 """
-import copy
 import math
+import warnings
 
 import numpy as np
 
-from .. import _registry, optimizers, utils
+from .. import config, optimizers, utils
 from ..callbacks import CallbackList
 from ..tensor import Tensor, no_grad
 from ..utils import tree
+from ..utils.py_dataset import PyDataset
 from . import compile_utils
-from .data import (MeanTracker, as_target_array, num_samples, positive_int, reject_unsupported, resolve_verbose,
-                   take_rows)
+from .data import (MeanTracker, as_target_array, num_samples, per_output_weights, positive_int, resolve_verbose,
+                   take_rows, as_weight_array)
+from .data_adapters import (ArrayAdapter, EpochIterator, PyDatasetAdapter, StreamAdapter,
+                            class_weights_as_sample_weights, describe, is_array_data, ran_out_warning,
+                            unsupported_argument)
 
 
 class Trainer:
@@ -34,35 +43,38 @@ class Trainer:
         self._loss_weight = None
         self._compile_args = None
         self._spec = None
-        self._metric_entries = []   # [(log key, metric object, output index or None)]
+        self._metric_entries = []   # [MetricEntry(log key, metric, output index or None, weighted)]
         self._loss_trackers = []    # [(log name, MeanTracker)]: per-output losses of a multi-output model
         self._initial_epoch = None  # set by a callback's on_train_begin (BackupAndRestore) to resume there
 
     # ---- compile -------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
                 run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
-        """Choose the optimizer, the loss(es) and the metrics (names, objects or functions; lists or dicts by
-        output name for a model with several outputs, as Keras)."""
-        if weighted_metrics:
-            raise NotImplementedError("compile: weighted_metrics is not supported yet (sample weights are not)")
+        """Choose the optimizer, the loss(es), the metrics and the weighted metrics (names, objects or functions;
+        lists or dicts by output name for a model with several outputs, as Keras)."""
         if isinstance(loss_weights, (list, tuple)) and any(isinstance(w, str) for w in loss_weights):
             raise ValueError(f"compile: loss_weights holds names {loss_weights}; did you mean metrics=?")
+        if steps_per_execution != 1:
+            raise NotImplementedError(f"compile: steps_per_execution={steps_per_execution!r} is not supported (each "
+                                      "step already runs eagerly, one batch at a time)")
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
-        self._compile_args = (loss, loss_weights, metrics)
+        self._compile_args = (loss, loss_weights, metrics, weighted_metrics)
         self._spec = None
         names = self._output_names()
         if names is not None or self._single_output_known():
-            self._apply_spec(compile_utils.resolve(loss, loss_weights, metrics, names))
+            self._apply_spec(compile_utils.resolve(loss, loss_weights, metrics, names, weighted_metrics))
         else:  # a subclassed model: resolved at its first batch, when its outputs are seen
             self._loss_fn, self._loss_weight, self._metric_entries, self._loss_trackers = None, None, [], []
         self.compiled = True
         self._compile_config = {
             "optimizer": optimizers.serialize(self.optimizer),
-            "loss": tree.map_structure(_serialize_loss, loss) if loss is not None else None,
+            "loss": tree.map_structure(compile_utils.serialize_loss, loss) if loss is not None else None,
             "loss_weights": loss_weights,
-            "metrics": _serialize_metrics(metrics),
+            "metrics": compile_utils.serialize_metrics(metrics),
         }
+        if weighted_metrics:
+            self._compile_config["weighted_metrics"] = compile_utils.serialize_metrics(weighted_metrics)
 
     def _single_output_known(self):
         """Whether the model is known to have one output before it runs (Sequential)."""
@@ -82,7 +94,8 @@ class Trainer:
 
     def _ensure_spec(self):
         if self._spec is None and self._compile_args is not None:
-            self._apply_spec(compile_utils.resolve(*self._compile_args, self._output_names()))
+            loss, loss_weights, metrics, weighted = self._compile_args
+            self._apply_spec(compile_utils.resolve(loss, loss_weights, metrics, self._output_names(), weighted))
         return self._spec
 
     def _compiled_changed(self):
@@ -90,17 +103,22 @@ class Trainer:
 
     @property
     def metrics_names(self):
-        return ["loss"] + [name for name, _ in self._loss_trackers] + [entry[0] for entry in self._metric_entries]
+        return ["loss"] + [name for name, _ in self._loss_trackers] + [entry.key for entry in self._metric_entries]
+
+    @property
+    def metrics(self):
+        """The compiled metric objects (each output's), in compile order."""
+        return [entry.metric for entry in self._metric_entries]
 
     def _require_compiled(self, what):
         if not self.compiled:
             raise ValueError(f"You must call `compile()` before calling `{what}()` on model '{self.name}'.")
 
     # ---- one step ------------------------------------------------------------------------------
-    def _train_step(self, x, y):
+    def _train_step(self, x, y, sample_weight=None):
         for p in self._training_plan().params:
             p.grad = None
-        loss, predictions = self._forward_loss(x, y, training=True)
+        loss, predictions = self._forward_loss(x, y, True, sample_weight)
         plan = self._training_plan()  # (again: a subclassed model's first call has just made its weights)
         params = plan.params
         if not self.optimizer.built and params:
@@ -118,18 +136,21 @@ class Trainer:
             p.grad = None
         return float(loss.item()), predictions
 
-    def _forward_loss(self, x, y, training):
+    def _forward_loss(self, x, y, training, sample_weight=None):
         """(total loss Tensor, predictions for the metrics) of one batch: the compiled losses of each output,
         weighted, plus add_loss values and weight penalties."""
         flat, plan = self._flat_outputs(x, training)
         spec = self._ensure_spec()
+        if y is None:
+            self._check_no_targets_needed()
         total = None
         if spec.single:
             if len(flat) != 1:
                 raise ValueError(f"model '{self.name}' returned {len(flat)} outputs, but compile() was given one loss "
                                  "for one output")
             if self._loss_fn is not None:
-                total = self._loss_fn(y, flat[0])
+                total = self._loss_fn(y, flat[0]) if sample_weight is None else \
+                    self._loss_fn(y, flat[0], sample_weight)
                 if self._loss_weight is not None:
                     total = total * self._loss_weight
             predictions = flat[0].data
@@ -137,7 +158,9 @@ class Trainer:
             y = self._target_list(y)
             trackers = dict(self._loss_trackers)
             for entry in spec.losses:
-                value = entry.loss(y[entry.index], flat[entry.index])
+                weights = None if sample_weight is None else sample_weight[entry.index]
+                value = entry.loss(y[entry.index], flat[entry.index]) if weights is None else \
+                    entry.loss(y[entry.index], flat[entry.index], weights)
                 if trackers:
                     trackers[f"{entry.name}_loss"].add(float(value.item()), len(flat[entry.index]))
                 weighted = value if entry.weight is None else value * entry.weight
@@ -150,9 +173,17 @@ class Trainer:
                              "in the model's call with add_loss()")
         return total, predictions
 
-    def _test_step(self, x, y):
+    def _check_no_targets_needed(self, who=None):
+        """Data without targets (y) is fine only when no compiled loss or metric compares with them."""
+        spec = self._spec
+        if spec is not None and (spec.losses or spec.metric_entries):
+            raise ValueError(f"{who or f'Model {self.name!r}'}: y (the targets) is required: compile() was given "
+                             f"{'a loss that compares' if spec.losses else 'metrics that compare'} the predictions "
+                             "with them; pass y (or yield (x, y) batches)")
+
+    def _test_step(self, x, y, sample_weight=None):
         with no_grad():
-            loss, predictions = self._forward_loss(x, y, training=False)
+            loss, predictions = self._forward_loss(x, y, False, sample_weight)
         return float(loss.item()), predictions
 
     # ---- fit / evaluate / predict ---------------------------------------------------------------
@@ -161,75 +192,96 @@ class Trainer:
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns the History callback (``history.history`` has Keras' keys)."""
         self._require_compiled("fit")
-        reject_unsupported("fit", class_weight=class_weight, sample_weight=sample_weight,
-                           steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
-        batch_size = positive_int(32 if batch_size is None else batch_size, "batch_size", "fit")
+        batch_size = None if batch_size is None else positive_int(batch_size, "batch_size", "fit")
         epochs = positive_int(epochs, "epochs", "fit")
+        steps_per_epoch = None if steps_per_epoch is None else positive_int(steps_per_epoch, "steps_per_epoch", "fit")
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
             raise ValueError(f"fit: initial_epoch must be a non-negative integer, received {initial_epoch!r}")
         validation_freq = positive_int(validation_freq, "validation_freq", "fit")
-        verbose = resolve_verbose(verbose, "fit")
-        x, y = self._prepare_xy(x, y, "fit")
+        resolve_verbose(verbose, "fit")
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ValueError(f"fit: validation_split must be a number in [0, 1), received {validation_split!r}")
+        val_batch_size = batch_size if validation_batch_size is None else positive_int(
+            validation_batch_size, "validation_batch_size", "fit")
+        validation_steps = None if validation_steps is None else positive_int(validation_steps, "validation_steps",
+                                                                              "fit")
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("fit: validation_data must be a tuple (x_val, y_val), received "
-                                 f"{type(validation_data).__name__}")
-            if len(validation_data) == 3 and validation_data[2] is not None:
-                raise ValueError("fit: sample weights in validation_data are not supported")
-            x_val, y_val = self._prepare_xy(validation_data[0], validation_data[1], "fit (validation_data)")
+            if isinstance(validation_data, (tuple, list)):
+                if not 1 <= len(validation_data) <= 3:
+                    raise ValueError(f"fit: validation_data must be (x_val, y_val) or (x_val, y_val, "
+                                     f"val_sample_weight), received a {type(validation_data).__name__} of "
+                                     f"{len(validation_data)} items")
+                val_x, val_y, val_weight = tuple(validation_data) + (None,) * (3 - len(validation_data))
+            else:  # a generator, a PyDataset, a DataLoader: it holds the targets itself
+                val_x, val_y, val_weight = validation_data, None, None
+            validation = (val_x, val_y, val_weight)
         elif validation_split:
+            if not is_array_data(x):
+                raise ValueError(f"fit: validation_split is only supported for arrays; received x of type {describe(x)}"
+                                 " (pass validation_data instead)")
+            x, y = self._prepare_xy(x, y, "fit")
+            sample_weight = self._sample_weights(sample_weight, None, y, num_samples(x, "fit"), "fit")
             total = num_samples(x, "fit")
             split_at = int(math.floor(total * (1.0 - validation_split)))  # Keras keeps the last part
             if split_at == 0 or split_at == total:
                 raise ValueError(f"fit: validation_split={validation_split} leaves "
                                  f"{'no training' if split_at == 0 else 'no validation'} samples out of {total}")
             train, held = slice(0, split_at), slice(split_at, None)
-            x, x_val = take_rows(x, train), take_rows(x, held)
-            y, y_val = take_rows(y, train), take_rows(y, held)
+            validation = tuple(None if a is None else take_rows(a, held) for a in (x, y, sample_weight))
+            x, y = take_rows(x, train), take_rows(y, train)
+            sample_weight = None if sample_weight is None else take_rows(sample_weight, train)
         else:
-            x_val = y_val = None
-        val_batch_size = batch_size if validation_batch_size is None else positive_int(
-            validation_batch_size, "validation_batch_size", "fit")
-
-        n = num_samples(x, "fit")
-        steps = math.ceil(n / batch_size)
+            validation = None
+        iterator = self._epoch_iterator(x, y, sample_weight, class_weight, batch_size, steps_per_epoch, shuffle, "fit")
+        val_iterator = None
         callback_list = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                                     verbose=verbose, epochs=epochs, steps=steps)
+                                     verbose=verbose, epochs=epochs, steps=iterator.num_batches)
         history = callback_list.history
         self.stop_training = False
         self.history = history
-        rng = utils.get_rng()
         training_logs = {}
         callback_list.on_train_begin()
         if getattr(self, "_initial_epoch", None):  # as Keras: a restored backup resumes at its epoch
             initial_epoch, self._initial_epoch = self._initial_epoch, None
-        for epoch in range(initial_epoch, epochs):
-            self._reset_metrics()
-            callback_list.on_epoch_begin(epoch)
-            order = rng.permutation(n) if shuffle else None
-            tracker = MeanTracker()
-            for step in range(steps):
-                callback_list.on_train_batch_begin(step)
-                rows = slice(step * batch_size, (step + 1) * batch_size)
-                if order is not None:
-                    rows = order[rows]
-                xb, yb = take_rows(x, rows), take_rows(y, rows)
-                loss, predictions = self._train_step(xb, yb)
-                tracker.add(loss, num_samples(xb, "fit"))
-                self._update_metrics(yb, predictions)
-                callback_list.on_train_batch_end(step, self._logs(tracker))
+        try:
+            for epoch in range(initial_epoch, epochs):
+                if iterator.exhausted:  # a generator read to its end has nothing for another epoch
+                    ran_out_warning()
+                    break
+                self._reset_metrics()
+                callback_list.on_epoch_begin(epoch)
+                tracker = MeanTracker()
+                for step, (xb, yb, wb) in iterator:
+                    callback_list.on_train_batch_begin(step)
+                    loss, predictions = self._train_step(xb, yb, wb)
+                    tracker.add(loss, num_samples(xb, "fit"))
+                    self._update_metrics(yb, predictions, wb)
+                    callback_list.on_train_batch_end(step, self._logs(tracker))
+                    if self.stop_training:
+                        break
+                if not tracker.count and epoch == initial_epoch:
+                    raise ValueError(f"fit: x ({describe(x)}) gave no batch to train on")
+                epoch_logs = self._logs(tracker)
+                if validation is not None and (epoch + 1) % validation_freq == 0:
+                    if val_iterator is None:  # (fit's batch_size serves validation arrays, not a validation stream)
+                        size = val_batch_size if is_array_data(validation[0]) else validation_batch_size
+                        val_iterator = self._epoch_iterator(*validation, None, size, validation_steps, False,
+                                                            "fit (validation_data)")
+                    if val_iterator.exhausted:  # a validation generator read to its end: nothing to report
+                        warnings.warn(f"fit: validation_data ran out of batches; epoch {epoch + 1} has no val_* logs "
+                                      "(give validation_steps and a generator that does not end, or arrays)",
+                                      stacklevel=2)
+                    else:
+                        val_logs = self._test_loop(val_iterator, callback_list)
+                        epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                callback_list.on_epoch_end(epoch, epoch_logs)
+                training_logs = epoch_logs
                 if self.stop_training:
                     break
-            epoch_logs = self._logs(tracker)
-            if x_val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._test_loop(x_val, y_val, val_batch_size, callback_list)
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            callback_list.on_epoch_end(epoch, epoch_logs)
-            training_logs = epoch_logs
-            if self.stop_training:
-                break
+        finally:
+            iterator.close()
+            if val_iterator is not None:
+                val_iterator.close()
         if self.optimizer.built:  # with use_ema the weights end as their moving averages (Keras)
             self.optimizer.finalize_variable_values(self.trainable_weights)
         callback_list.on_train_end(training_logs)
@@ -240,32 +292,41 @@ class Trainer:
                  callbacks=None, return_dict=False, **kwargs):
         """Loss (and metrics) over the data: a float, a list [loss, metric, ...], or a dict with return_dict."""
         self._require_compiled("evaluate")
-        reject_unsupported("evaluate", sample_weight=sample_weight, steps=steps)
-        batch_size = positive_int(32 if batch_size is None else batch_size, "batch_size", "evaluate")
-        verbose = resolve_verbose(verbose, "evaluate")
-        x, y = self._prepare_xy(x, y, "evaluate")
+        if kwargs:
+            raise ValueError(f"evaluate: arguments not recognized: {sorted(kwargs)}")
+        batch_size = None if batch_size is None else positive_int(batch_size, "batch_size", "evaluate")
+        steps = None if steps is None else positive_int(steps, "steps", "evaluate")
+        resolve_verbose(verbose, "evaluate")
+        iterator = self._epoch_iterator(x, y, sample_weight, None, batch_size, steps, False, "evaluate")
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-                                     steps=math.ceil(num_samples(x, "evaluate") / batch_size))
-        logs = self._test_loop(x, y, batch_size, callback_list)
+                                     steps=iterator.num_batches)
+        try:
+            logs = self._test_loop(iterator, callback_list)
+        finally:
+            iterator.close()
         return self._format_result(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for x, as one numpy array (computed batch by batch, without a graph)."""
-        reject_unsupported("predict", steps=steps)
-        batch_size = positive_int(32 if batch_size is None else batch_size, "batch_size", "predict")
-        verbose = resolve_verbose(verbose, "predict")
-        x = self._prepare_x(x, "predict")
-        steps_total = math.ceil(num_samples(x, "predict") / batch_size)
+        batch_size = None if batch_size is None else positive_int(batch_size, "batch_size", "predict")
+        steps = None if steps is None else positive_int(steps, "steps", "predict")
+        resolve_verbose(verbose, "predict")
+        iterator = self._epoch_iterator(x, None, None, None, batch_size, steps, False, "predict", targets=False)
         callback_list = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1,
-                                     steps=steps_total)
+                                     steps=iterator.num_batches)
         outputs = []
         callback_list.on_predict_begin()
-        with no_grad():
-            for step in range(steps_total):
-                callback_list.on_predict_batch_begin(step)
-                out = self._predict_batch(take_rows(x, slice(step * batch_size, (step + 1) * batch_size)))
-                outputs.append(out)
-                callback_list.on_predict_batch_end(step, {"outputs": out})
+        try:
+            with no_grad():
+                for step, (xb, _, _) in iterator:
+                    callback_list.on_predict_batch_begin(step)
+                    out = self._predict_batch(xb)
+                    outputs.append(out)
+                    callback_list.on_predict_batch_end(step, {"outputs": out})
+        finally:
+            iterator.close()
+        if not outputs:
+            raise ValueError(f"predict: x ({describe(x)}) gave no batch to predict on")
         callback_list.on_predict_end()
         if isinstance(outputs[0], np.ndarray):
             return np.concatenate(outputs, axis=0)
@@ -275,23 +336,23 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch; returns that batch's loss (and metrics)."""
         self._require_compiled("train_on_batch")
-        reject_unsupported("train_on_batch", sample_weight=sample_weight, class_weight=class_weight)
-        return self._one_batch(self._train_step, x, y, "train_on_batch", return_dict)
+        return self._one_batch(self._train_step, x, y, sample_weight, class_weight, "train_on_batch", return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) of one batch, without training."""
         self._require_compiled("test_on_batch")
-        reject_unsupported("test_on_batch", sample_weight=sample_weight)
-        return self._one_batch(self._test_step, x, y, "test_on_batch", return_dict)
+        return self._one_batch(self._test_step, x, y, sample_weight, None, "test_on_batch", return_dict)
 
-    def _one_batch(self, step, x, y, who, return_dict):
+    def _one_batch(self, step, x, y, sample_weight, class_weight, who, return_dict):
         """train_on_batch / test_on_batch: ``step`` on one batch, with fresh metrics."""
         x, y = self._prepare_xy(x, y, who)
+        n = num_samples(x, who)
+        sample_weight = self._sample_weights(sample_weight, class_weight, y, n, who)
         self._reset_metrics()
-        loss, predictions = step(x, y)
+        loss, predictions = step(x, y, sample_weight)
         tracker = MeanTracker()
-        tracker.add(loss, num_samples(x, who))
-        self._update_metrics(y, predictions)
+        tracker.add(loss, n)
+        self._update_metrics(y, predictions, sample_weight)
         return self._format_result(self._logs(tracker), return_dict)
 
     def predict_on_batch(self, x):
@@ -299,19 +360,18 @@ class Trainer:
         with no_grad():
             return self._predict_batch(x)
 
-    def _test_loop(self, x, y, batch_size, callback_list):
+    def _test_loop(self, iterator, callback_list):
         self._reset_metrics()
         tracker = MeanTracker()
-        steps = math.ceil(num_samples(x, "evaluate") / batch_size)
         callback_list.on_test_begin()
-        for step in range(steps):
+        for step, (xb, yb, wb) in iterator:
             callback_list.on_test_batch_begin(step)
-            rows = slice(step * batch_size, (step + 1) * batch_size)
-            xb, yb = take_rows(x, rows), take_rows(y, rows)
-            loss, predictions = self._test_step(xb, yb)
+            loss, predictions = self._test_step(xb, yb, wb)
             tracker.add(loss, num_samples(xb, "evaluate"))
-            self._update_metrics(yb, predictions)
+            self._update_metrics(yb, predictions, wb)
             callback_list.on_test_batch_end(step, self._logs(tracker))
+        if not tracker.count:
+            raise ValueError("evaluate: the data gave no batch to evaluate on")
         logs = self._logs(tracker)
         callback_list.on_test_end(logs)
         return logs
@@ -323,21 +383,89 @@ class Trainer:
             return logs["loss"]
         return [logs[name] for name in self.metrics_names]
 
+    # ---- the data: arrays converted once, or a source of batches -------------------------------
+    def _epoch_iterator(self, x, y, sample_weight, class_weight, batch_size, steps, shuffle, who, targets=True):
+        """An EpochIterator over (x, y, sample_weight) batches of the model's arrays."""
+        if is_array_data(x):
+            if targets:
+                if y is None:
+                    self._check_no_targets_needed(who)
+                x, y = self._prepare_xy(x, y, who)
+            else:
+                x = self._prepare_x(x, who)
+            n = num_samples(x, who)
+            weights = self._sample_weights(sample_weight, class_weight, y, n, who) if targets else None
+            adapter = ArrayAdapter(x, y, weights, batch_size, steps, shuffle, utils.get_rng(), n)
+            return EpochIterator(adapter, steps)
+        dataset = isinstance(x, PyDataset)
+        one_shot = hasattr(x, "__next__")
+        kind = "PyDataset" if dataset else "generator" if one_shot else describe(x)
+        for name, value, what in (("y", y, "the targets"), ("sample_weight", sample_weight, "the sample weights")):
+            if value is not None:
+                raise unsupported_argument(name, what, kind)
+        if batch_size is not None:  # Keras ignores it (its guide passes one with a PyDataset): say so
+            warnings.warn(f"{who}: batch_size={batch_size} is not used: x is a {kind}, whose own batches are the "
+                          "batches", stacklevel=3)
+        if class_weight is not None and not dataset:
+            raise ValueError(f"Argument `class_weight` is not supported for {kind} inputs (Keras' rule); yield "
+                             f"(x, y, sample_weight) batches instead. Received: class_weight={class_weight}")
+        if shuffle and not dataset:
+            warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
+                          f"{kind}. It is expected to yield already-shuffled data.", stacklevel=3)
+
+        def convert(xb, yb, wb):
+            if not targets:
+                return self._prepare_x(xb, who), None, None
+            xb, yb = self._prepare_xy(xb, yb, f"{who} ({kind} batch)")
+            return xb, yb, self._sample_weights(wb, None, yb, num_samples(xb, who), f"{who} ({kind} batch)")
+        if dataset:
+            adapter = PyDatasetAdapter(x, convert, shuffle, utils.get_rng(), class_weight, config.floatx())
+        else:
+            adapter = StreamAdapter(x, convert, kind)
+        return EpochIterator(adapter, steps)
+
+    def _sample_weights(self, sample_weight, class_weight, y, count, who):
+        """The batch rows' weights as arrays (a list per output for several outputs), or None."""
+        if class_weight is not None:
+            if sample_weight is not None:
+                raise ValueError(f"{who}: you cannot use class_weight and sample_weight at the same time")
+            if y is None:
+                raise ValueError(f"{who}: class_weight weighs samples by their labels: pass y")
+            if not isinstance(y, np.ndarray):
+                raise ValueError("`class_weight` is only supported for Models with a single output.")
+            return class_weights_as_sample_weights(y, class_weight, self._dtype())
+        if sample_weight is None:
+            return None
+        names = self._output_names()
+        if names is not None and len(names) > 1:
+            return per_output_weights(sample_weight, names, self._dtype(), count, who)
+        return as_weight_array(sample_weight, self._dtype(), count, f"{who}: sample_weight")
+
     # ---- metrics bookkeeping ---------------------------------------------------------------
     def _reset_metrics(self):
-        for _, metric, _ in self._metric_entries:
-            metric.reset_state()
+        for entry in self._metric_entries:
+            entry.metric.reset_state()
         for _, loss_tracker in self._loss_trackers:
             loss_tracker.reset()
 
-    def _update_metrics(self, y, predictions):
+    def reset_metrics(self):
+        """Zero every metric and loss tracker (Keras' model.reset_metrics)."""
+        self._reset_metrics()
+
+    def _update_metrics(self, y, predictions, sample_weight=None):
+        if y is None:  # (no metric to update: _forward_loss checked)
+            return
         if isinstance(y, dict):
             y = self._target_list(y)
-        for _, metric, index in self._metric_entries:
-            if index is None:
-                metric.update_state(y, predictions)
+        for _, metric, index, weighted in self._metric_entries:
+            weights = None
+            if weighted and sample_weight is not None:
+                weights = sample_weight if index is None else sample_weight[index]
+            y_true, y_pred = (y, predictions) if index is None else (y[index], predictions[index])
+            if weights is None:
+                metric.update_state(y_true, y_pred)
             else:
-                metric.update_state(y[index], predictions[index])
+                metric.update_state(y_true, y_pred, sample_weight=weights)
 
     def _target_list(self, y):
         """Targets as a list in output order (a subclassed model's first fit gets them before its outputs are named)."""
@@ -349,8 +477,9 @@ class Trainer:
         logs = {"loss": tracker.result()}
         for name, loss_tracker in self._loss_trackers:
             logs[name] = loss_tracker.result()
-        for key, metric, _ in self._metric_entries:
-            logs[key] = float(metric.result())
+        for entry in self._metric_entries:
+            result = entry.metric.result()
+            logs[entry.key] = float(result) if np.ndim(result) == 0 else np.asarray(result)
         return {k: logs[k] for k in sorted(logs)}  # Keras 3 sorts the logs by name
 
     # ---- input conversion (once per call, never per batch) ------------------------------------
@@ -365,9 +494,9 @@ class Trainer:
         return x
 
     def _prepare_xy(self, x, y, who):
-        if y is None:
-            raise ValueError(f"{who}: y (the targets) is required")
         x = self._prepare_x(x, who)
+        if y is None:  # a model whose losses are all add_loss() terms trains without targets (Keras allows it)
+            return x, None
         names = self._output_names()
         if names is not None and len(names) > 1:
             y = [as_target_array(v, self._dtype(), f"{who}: y[{name!r}]")
@@ -387,43 +516,3 @@ class Trainer:
                                  f"samples and y with {len(target) if np.ndim(target) else 0} samples (shape "
                                  f"{np.shape(target)})")
         return x, y
-
-
-def from_logits_copy(loss):
-    """The same loss with from_logits=True (its other settings kept)."""
-    try:
-        config = dict(loss.get_config())
-        config["from_logits"] = True
-        return type(loss).from_config(config) if hasattr(type(loss), "from_config") else type(loss)(**config)
-    except (AttributeError, TypeError):
-        clone = copy.copy(loss)
-        clone.from_logits = True
-        return clone
-
-
-def _serialize_loss(identifier):
-    if identifier is None or isinstance(identifier, str):
-        return identifier
-    if isinstance(identifier, type):
-        return identifier.__name__
-    if hasattr(identifier, "get_config"):
-        return _registry.serialize(identifier)
-    return getattr(identifier, "name", None) or getattr(identifier, "__name__", None)
-
-
-def _serialize_metrics(metrics):
-    def one(identifier):
-        if identifier is None or isinstance(identifier, str):
-            return identifier
-        if isinstance(identifier, type):
-            return identifier.__name__
-        if hasattr(identifier, "get_config"):
-            return _registry.serialize(identifier)
-        return getattr(identifier, "name", None) or getattr(identifier, "__name__", type(identifier).__name__)
-    if metrics is None:
-        return []
-    if isinstance(metrics, dict):
-        return {k: tree.map_structure(one, v) for k, v in metrics.items()}
-    if not isinstance(metrics, (list, tuple)):
-        metrics = [metrics]
-    return [tree.map_structure(one, m) for m in metrics]

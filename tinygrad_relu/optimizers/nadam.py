@@ -46,7 +46,7 @@ class Nadam(Optimizer):
 
     def keras_extra_state(self):
         """Keras' ``_u_product`` variable, u_prod after the steps taken (derived here from the iteration count)."""
-        return [np.array(self._u_product(self.iterations), dtype=np.float32)]
+        return [np.array(self._u_product(int(self.iterations)), dtype=np.float32)]
 
     def _step_constants(self):
         """(weight of m, weight of g, 1 - beta_2^t) of this step's m_hat and v_hat."""

@@ -29,6 +29,7 @@ import numbers
 
 import numpy as np
 
+from ..variables import CounterVariable, Variable
 from . import schedules
 from .schedules import LearningRateSchedule
 
@@ -91,7 +92,12 @@ class Optimizer:
             if value is not None:
                 raise NotImplementedError(f"{who}: {key}={value!r} is not supported here (leave it None)")
         self.name = name
-        self._learning_rate = _check_learning_rate(learning_rate, who)
+        learning_rate = _check_learning_rate(learning_rate, who)
+        # a number is held in a Variable (Keras' optimizer.learning_rate), float64 so that the update uses
+        # exactly the float given; a schedule or a callable is kept as it is
+        self._learning_rate = learning_rate if callable(learning_rate) else Variable(
+            np.array(learning_rate, dtype=np.float64), trainable=False, name="learning_rate",
+            path=f"{name}/learning_rate")
         if weight_decay is not None and (isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real)
                                          or weight_decay < 0):
             raise ValueError(f"{who}: weight_decay must be a non-negative number or None, received {weight_decay!r}")
@@ -104,7 +110,7 @@ class Optimizer:
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
         self.use_ema = bool(use_ema)
         self.ema_momentum, self.ema_overwrite_frequency = _check_ema(ema_momentum, ema_overwrite_frequency, who)
-        self.iterations = 0
+        self._iterations = CounterVariable(path=f"{name}/iteration")
         self._variables = []      # parameters in the order first seen
         self._index = {}          # id(parameter) -> position in _variables
         self._slots = {name: [] for name, _ in self._state_specs()}
@@ -143,24 +149,52 @@ class Optimizer:
 
     fused = True  # False: run the numpy reference path
 
-    # ---- the learning rate ---------------------------------------------------------------
+    # ---- the learning rate and the step count ----------------------------------------------
+    @property
+    def iterations(self):
+        """The number of updates applied: a Variable (``int(opt.iterations)``, ``opt.iterations.numpy()``)."""
+        return self._iterations
+
     @property
     def learning_rate(self):
-        """The learning rate for the next update: a float (the schedule evaluated at ``iterations``)."""
+        """The learning rate: a Variable (``opt.learning_rate.assign(1e-4)``) when it is a number; with a
+        schedule, the float it gives at ``iterations`` (read-only, as in Keras)."""
         lr = self._learning_rate
-        if isinstance(lr, LearningRateSchedule):
-            return float(lr(self.iterations))
-        if callable(lr):
-            return float(lr())
-        return lr
+        if isinstance(lr, Variable):
+            return lr
+        return self._current_learning_rate()
 
     @learning_rate.setter
     def learning_rate(self, value):
-        if isinstance(self._learning_rate, LearningRateSchedule) and not callable(value):
+        """A number is assigned into the learning-rate Variable (the same object stays in use); a schedule or a
+        callable replaces it."""
+        value = _check_learning_rate(value.data.item() if isinstance(value, Variable) else value,
+                                     type(self).__name__)
+        if callable(value):
+            self._learning_rate = value
+        elif isinstance(self._learning_rate, Variable):
+            self._learning_rate.assign(value)
+        elif isinstance(self._learning_rate, LearningRateSchedule):
             raise TypeError(f"{type(self).__name__}: this optimizer was created with a LearningRateSchedule, "
                             "so its learning rate cannot be set to a number; create it with a float "
                             "learning_rate to make the learning rate settable")
-        self._learning_rate = _check_learning_rate(value, type(self).__name__)
+        else:
+            self._learning_rate = Variable(np.array(value, dtype=np.float64), trainable=False,
+                                           name="learning_rate", path=f"{self.name}/learning_rate")
+
+    def _current_learning_rate(self):
+        """The learning rate of the next update, a float: the Variable's value, or the schedule at
+        ``iterations`` (a callable is called); checked the same way a number given to the constructor is."""
+        lr = self._learning_rate
+        if isinstance(lr, Variable):
+            value = lr.data.item()
+            if not 0 <= value < math.inf:  # lr.assign() takes any number: the update must not
+                raise ValueError(f"{type(self).__name__}: learning_rate must be a finite non-negative number, "
+                                 f"received {value}")
+            return value
+        if isinstance(lr, LearningRateSchedule):
+            return float(lr(int(self._iterations)))
+        return float(lr())
 
     # ---- state ------------------------------------------------------------------------------
     @property
@@ -199,9 +233,9 @@ class Optimizer:
         the order first seen. (Keras 3.15 interleaves the kinds one ``add_optimizer_variables`` call
         creates weight by weight, so its ``optimizer.variables`` come in another order.)
         """
-        state = [np.array(self.iterations, dtype=np.int64)]
+        state = [np.array(int(self._iterations), dtype=np.int64)]
         if not callable(self._learning_rate):
-            state.append(np.array(self._learning_rate, dtype=np.float64))
+            state.append(np.array(self._learning_rate.data, dtype=np.float64))
         for name, _ in self._state_specs():
             state.extend(a.copy() for a in self._slots[name])
         return state
@@ -271,9 +305,9 @@ class Optimizer:
             self._assign_slots(slots)
         else:
             self._pending_slots = [np.array(a) for a in slots]
-        self.iterations = int(iterations)
+        self._iterations.assign(int(iterations))
         if head == 2:
-            self._learning_rate = lr
+            self._learning_rate.assign(lr)
 
     def _assign_slots(self, slots):
         who = type(self).__name__
@@ -319,14 +353,15 @@ class Optimizer:
             self._apply_numpy(grads, variables, positions)
         if self.use_ema:
             self._update_moving_averages()
-        self.iterations += 1
-        return self.iterations
+        self._iterations.data += 1  # (in place: the Variable users hold counts on)
+        return self._iterations
 
     # ---- exponential moving average of the weights (use_ema) -----------------------------------
     def _update_moving_averages(self):
         """average = m average + (1 - m) w for every tracked weight (m = 0 on the first step), in the weight's
         dtype as Keras computes it; every ema_overwrite_frequency steps the weights become their averages."""
-        first = self.iterations == 0
+        step = int(self._iterations)
+        first = step == 0
         for i, (p, average) in enumerate(zip(self._variables, self._slots["average"])):
             var = p.data
             buf = self._scratch[i]
@@ -337,7 +372,7 @@ class Optimizer:
             np.multiply(var, var.dtype.type(1.0) - momentum, out=buf)
             average += buf
         frequency = self.ema_overwrite_frequency
-        if frequency and (self.iterations + 1) % frequency == 0:
+        if frequency and (step + 1) % frequency == 0:
             self.finalize_variable_values([p for p in self._variables])
 
     def swap_moving_averages(self):
@@ -367,7 +402,7 @@ class Optimizer:
     def _apply_numpy(self, grads, variables, positions):
         """The reference: clip every gradient, then decay and update each parameter with numpy ufuncs."""
         grads = self._clip_gradients(grads)
-        lr = self.learning_rate
+        lr = self._current_learning_rate()
         for g, p, i in zip(grads, variables, positions):
             self._update_numpy(g, p, i, lr)
 
@@ -390,7 +425,7 @@ class Optimizer:
     def _apply_fused(self, grads, variables, positions):
         """One kernel call per parameter; a parameter the kernel declines takes the numpy path."""
         scales, lo, hi = self._clip_factors(grads)
-        lr = self.learning_rate
+        lr = self._current_learning_rate()
         decay = self.weight_decay
         decay_lr = decay * lr if decay else 0.0
         no_decay = self._no_decay
@@ -458,6 +493,8 @@ class Optimizer:
             lr = schedules.serialize(lr)
         elif callable(lr):
             lr = float(lr())
+        else:
+            lr = lr.data.item()
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
                 "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
@@ -476,4 +513,5 @@ class Optimizer:
         return cls(**config)
 
     def __repr__(self):
-        return f"<{type(self).__name__} name={self.name!r} learning_rate={self.learning_rate:g} iterations={self.iterations}>"
+        return (f"<{type(self).__name__} name={self.name!r} learning_rate={self._current_learning_rate():g} "
+                f"iterations={int(self._iterations)}>")

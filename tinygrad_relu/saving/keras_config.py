@@ -28,11 +28,11 @@ MODEL_MODULES = {"Sequential": "keras", "Functional": "keras.src.models.function
 _MODULE_BY_KEY_SUFFIX = (("initializer", "keras.initializers"), ("regularizer", "keras.regularizers"),
                          ("constraint", "keras.constraints"))
 _MODULE_BY_KEY = {"optimizer": "keras.optimizers", "learning_rate": "keras.optimizers.schedules",
-                  "loss": "keras.losses", "metrics": "keras.metrics"}
+                  "loss": "keras.losses", "metrics": "keras.metrics", "weighted_metrics": "keras.metrics"}
 _SPECIAL = ("__keras_tensor__", "__numpy__", "__lambda__", "function")
 
 # What Keras' compile() takes besides what tinygrad_relu's honours, and the values that change nothing here.
-_INERT_COMPILE_KEYS = {"weighted_metrics": (None, [], {}), "run_eagerly": (False, True),
+_INERT_COMPILE_KEYS = {"run_eagerly": (False, True),
                        "steps_per_execution": (1,), "jit_compile": (False, True, "auto"),
                        "auto_scale_loss": (True, False)}
 
@@ -114,7 +114,8 @@ def compile_config_to_keras(config):
             "loss": to_keras(config.get("loss"), "loss"),
             "loss_weights": config.get("loss_weights"),
             "metrics": to_keras(config.get("metrics") or None, "metrics"),
-            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+            "weighted_metrics": to_keras(config.get("weighted_metrics") or None, "weighted_metrics"),
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
 def compile_config_from_keras(config, who):
@@ -122,7 +123,7 @@ def compile_config_from_keras(config, who):
     that would change training or its metrics here is refused (ValueError naming it)."""
     if not isinstance(config, dict):
         raise ValueError(f"{who}: compile_config is not an object")
-    known = {"optimizer", "loss", "loss_weights", "metrics"}
+    known = {"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics"}
     for key, value in config.items():
         if key in known:
             continue

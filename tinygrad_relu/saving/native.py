@@ -238,10 +238,12 @@ def compile_from_config(model, compile_config, archive):
         optimizer = optimizers.deserialize(compile_config.get("optimizer"))
         loss = _revive(compile_config.get("loss"), losses.deserialize, "loss")
         metric_list = _revive(compile_config.get("metrics") or [], metrics_module.deserialize, "metric")
+        weighted = _revive(compile_config.get("weighted_metrics") or [], metrics_module.deserialize, "metric")
         loss_weights = compile_config.get("loss_weights")
         if loss_weights is not None and not isinstance(loss_weights, (int, float, list, dict)):
             raise ValueError(f"invalid loss_weights {loss_weights!r}")
-        model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metric_list)
+        model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metric_list,
+                      weighted_metrics=weighted or None)
     except (TypeError, ValueError, KeyError) as err:
         raise archive.error(f"invalid compile settings: {err}") from None
 

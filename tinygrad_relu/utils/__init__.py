@@ -1,4 +1,5 @@
-"""Keras' small utilities: one random generator for the whole library, to_categorical, BLAS threads.
+"""Keras' small utilities: one random generator for the whole library, to_categorical, normalize, PyDataset,
+BLAS threads.
 
 Every random draw in tinygrad_relu (initializers, shuffling, dropout) comes from the one
 numpy Generator returned by ``get_rng()``, so ``set_random_seed(s)`` makes a run repeatable.
@@ -8,6 +9,7 @@ import random
 import numpy as np
 
 from .. import _blas, _state
+from .py_dataset import PyDataset, Sequence  # noqa: F401  (Keras' keras.utils.PyDataset / Sequence)
 
 # Created unseeded at import (fresh entropy, like Keras without a seed); set_random_seed reseeds it.
 _rng = np.random.default_rng()
@@ -36,7 +38,8 @@ def get_rng():
 
 
 def to_categorical(x, num_classes=None):
-    """One-hot encode integer class labels: shape (..., ) -> (..., num_classes), float32.
+    """One-hot encode integer class labels: shape (..., ) -> (..., num_classes), float64 as Keras' (cast it, or let
+    fit convert it to the model's dtype once).
 
     As Keras: a trailing axis of size 1 is dropped first, so labels of shape (n, 1) give
     (n, num_classes); ``num_classes`` defaults to ``max(x) + 1``.
@@ -63,9 +66,19 @@ def to_categorical(x, num_classes=None):
         if labels.size and labels.max() >= num_classes:
             raise ValueError(f"to_categorical: class index {int(labels.max())} is out of range "
                              f"for num_classes={num_classes} (valid indices are 0..{num_classes - 1})")
-    out = np.zeros((labels.size, num_classes), dtype=np.float32)
+    out = np.zeros((labels.size, num_classes), dtype=np.float64)
     out[np.arange(labels.size), labels] = 1.0
     return out.reshape(shape + (num_classes,))
+
+
+def normalize(x, axis=-1, order=2):
+    """x divided by its ``order``-norm along ``axis`` (a zero norm divides by 1), as Keras' utils.normalize."""
+    x = np.asarray(getattr(x, "data", x))
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"normalize: x must hold numbers, received dtype {x.dtype}")
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, -1 if axis is None else axis)
 
 
 def clear_session():

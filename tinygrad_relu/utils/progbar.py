@@ -91,13 +91,15 @@ class Progbar:
         self._last_update = now
         digits = len(str(self.target))
         filled = int(self.width * current / self.target) if self.target else self.width
-        if self.dynamic:
+        if not self.target:  # a generator of unknown length: Keras shows the count and the time so far
+            head, bar = f"{current:7d}/Unknown", ""
+        elif self.dynamic:
             head = f"\x1b[1m{current:{digits}d}/{self.target}\x1b[0m "
             bar = (f"\x1b[32m{'━' * filled}\x1b[0m" if filled else "") + f"\x1b[37m{'━' * (self.width - filled)}\x1b[0m"
         else:
             head = f"{current:{digits}d}/{self.target} "
             bar = "━" * self.width
-        if finalize:
+        if finalize or not self.target:
             timing = f" {now - self._start:.0f}s"
         else:
             eta = per_step * (self.target - current)

@@ -35,15 +35,28 @@ def column_widths(line_length, positions):
     return tuple(widths)
 
 
-def summary_text(model, rows, line_length=None, connected=False):
-    """The table for ``rows`` of (layer name (type), output shape, parameter count[, connected to]) texts, then
-    the totals; ``connected`` adds Keras' 'Connected to' column (a Functional model that is not a chain)."""
+def summary_text(model, rows, line_length=None, connected=False, show_trainable=False, positions=None):
+    """The table for ``rows`` of (layer name (type), output shape, parameter count[, connected to][, trainable])
+    texts, then the totals; ``connected`` adds Keras' 'Connected to' column (a Functional model that is not a
+    chain), ``show_trainable`` its 'Trainable' column (Y, N, or - for a layer without weights)."""
+    default_length = 108 if connected else 88
+    if positions is None:
+        positions = (0.3, 0.56, 0.74, 1.0) if connected else (0.45, 0.80, 1.0)
+        if show_trainable:
+            positions = tuple(p * 0.90 for p in positions) + (1.0,)
+    if show_trainable:
+        default_length += 12
     if line_length is None:
-        line_length = min(108 if connected else 88, shutil.get_terminal_size().columns - 4)
-    positions = (0.3, 0.56, 0.74, 1.0) if connected else (0.45, 0.80, 1.0)
+        line_length = min(default_length, shutil.get_terminal_size().columns - 4)
+    header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if connected else ()) + \
+        (("Trainable",) if show_trainable else ())
+    if len(positions) != len(header):
+        raise ValueError(f"summary: positions needs {len(header)} entries (one per column: {', '.join(header)}), "
+                         f"received {list(positions)}")
+    if any(int(b * line_length) - int(a * line_length) < 4 for a, b in zip((0.0,) + tuple(positions), positions)):
+        raise ValueError("Insufficient console width to print summary.")
     widths = column_widths(line_length, positions)
-    header = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if connected else ())
-    aligns = ("<", "<", ">", "<")[:len(widths)]
+    aligns = ("<", "<", ">") + (("<",) if connected else ()) + (("^",) if show_trainable else ())
 
     def border(left, fill, mid, right):
         return left + mid.join(fill * w for w in widths) + right
@@ -90,16 +103,18 @@ def summary_text(model, rows, line_length=None, connected=False):
     return "\n".join(lines)
 
 
+def _truncate(text, width):
+    return text if len(text) <= width else text[:max(width - 1, 0)] + "…"
+
+
 def _wrap(text, width):
     """Split text into lines of at most width characters, at spaces where possible."""
     lines, line = [], ""
-    for word in text.split(" "):
-        while len(word) > width:  # a single word longer than the column is cut hard
-            if line:
-                lines.append(line)
-                line = ""
-            lines.append(word[:width])
-            word = word[width:]
+    body = text.lstrip(" ")
+    words = body.split(" ")
+    words[0] = " " * (len(text) - len(body)) + words[0]  # an indented row (a nested layer) keeps its indent
+    for word in words:
+        word = _truncate(word, width)  # a word longer than the column ends in an ellipsis, as rich does
         if not line:
             line = word
         elif len(line) + 1 + len(word) <= width:
