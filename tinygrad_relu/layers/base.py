@@ -18,6 +18,7 @@ from .._registry import snake_case as to_snake_case
 from .._state import unique_name, reset_names as reset_uids  # noqa: F401  (re-exported)
 from ..utils import tree
 from .checks import as_shape_structure, is_shape, shape_str
+from .mask_propagation import attach_output_masks, holds_tensor, masks_of, warn_mask_dropped
 from .signatures import CallSignature, accepts_name, constructor_config
 from .symbolic import infer_output_specs, is_symbolic, placeholders, shape_of, symbolic_call
 
@@ -77,6 +78,7 @@ class Layer:
     # a model may then call them directly on checked batches, skipping __call__'s per-call work.
     _fast_call = False
     _container = False  # a model whose call only runs its layers (Sequential, Functional)
+    _supports_masking = None  # True: passes the input's mask on (Dense, Dropout, ...); None: Keras' default
     _call_signature = None
 
     def __new__(cls, *args, **kwargs):
@@ -453,10 +455,14 @@ class Layer:
                 training = signature.training_default or False
         if signature.takes_training:
             kwargs["training"] = training
+        previous_mask = masks_of(first)  # the input's mask (layers/mask_propagation.py)
         if mask is not None:
             if not signature.takes_mask:
                 raise TypeError(f"Layer '{self.name}' ({type(self).__name__}): its call() takes no `mask` argument")
             kwargs["mask"] = mask
+        elif previous_mask is not None and signature.takes_mask and len(args) == 1 and \
+                not any(holds_tensor(v) for v in kwargs.values()):
+            kwargs["mask"] = previous_mask
         previous = state.call_training
         state.call_depth += 1
         state.call_training = training
@@ -469,6 +475,11 @@ class Layer:
         finally:
             state.call_depth -= 1
             state.call_training = previous
+        if previous_mask is not None or type(self).compute_mask is not Layer.compute_mask:
+            if self.supports_masking:
+                attach_output_masks(self, first, outputs, previous_mask)
+            elif previous_mask is not None:
+                warn_mask_dropped(self)
         regularizer = self.activity_regularizer
         if regularizer is not None:
             for output in tree.flatten(outputs):
@@ -477,12 +488,29 @@ class Layer:
                     self.add_loss(penalty / float(output.shape[0]) if output.ndim else penalty)
         return outputs
 
+    # ---- masks (Keras' supports_masking / compute_mask; layers/mask_propagation.py) ----------------
+    @property
+    def supports_masking(self):
+        """Whether this layer passes on (or computes) a mask; by default, whether it defines compute_mask."""
+        value = self._supports_masking
+        return type(self).compute_mask is not Layer.compute_mask if value is None else value
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of this layer's output: by default the input's, passed on unchanged."""
+        return previous_mask
+
     def _as_input(self, value):
         """An input leaf as a Tensor of this layer's dtype (arrays and lists; Tensors of other float dtypes
         without a graph are cast); structures keep their shape."""
         if isinstance(value, Tensor):
             if not value.requires_grad and value.data.dtype != self.dtype and value.data.dtype.kind == "f":
-                return Tensor._make(value.data.astype(self.dtype), False, None)
+                cast = Tensor._make(value.data.astype(self.dtype), False, None)
+                cast._keras_mask = value._keras_mask
+                return cast
             return value
         if isinstance(value, (list, tuple, dict)) and any(isinstance(v, (Tensor, np.ndarray)) for v in tree.flatten(value)):
             return tree.map_structure(self._as_input, value)

@@ -60,6 +60,7 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, 
 class Dense(Layer):
     """y = activation(x @ kernel + bias), kernel of shape (in, units) as in Keras."""
     _fast_call = True
+    _supports_masking = True
 
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -203,6 +204,7 @@ class Reshape(Layer):
 class Dropout(Layer):
     """In training, zero each input with probability `rate` and scale the rest by 1/(1-rate)."""
     _fast_call = True
+    _supports_masking = True
     compute_output_shape = keeps_shape
 
 
@@ -257,6 +259,7 @@ class Dropout(Layer):
 class Activation(Layer):
     """Applies an activation function given by name or callable."""
     _fast_call = True
+    _supports_masking = True
     compute_output_shape = keeps_shape
 
 

@@ -1,5 +1,5 @@
 """Pooling layers, channels_last: max / average over windows, and global pooling."""
-from .. import functional as F
+from .. import functional as F, ops
 from ..ops import convolution as conv_ops
 from .base import Layer
 from .checks import normalize_tuple, shape_str
@@ -110,8 +110,21 @@ class _GlobalPooling(Layer):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    """Mean over the steps axis: (N, steps, C) -> (N, C)."""
+    """Mean over the steps axis: (N, steps, C) -> (N, C); with a mask, over the real steps only (Keras):
+    sum(m x) / sum(m), so d out / d x_t = m_t / sum(m)."""
     rank, pool_function = 1, "global_avg_pool1d"
+    _fast_call = True  # the models call it directly only on inputs without a mask
+    _supports_masking = True
+
+    def call(self, x, training=False, mask=None):
+        if mask is None:
+            return super().call(x)
+        weights = ops.expand_dims(ops.cast(mask, x.dtype), -1)
+        return ops.divide(ops.sum(ops.multiply(x, weights), axis=1, keepdims=self.keepdims),
+                          ops.sum(weights, axis=1, keepdims=self.keepdims))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 class GlobalAveragePooling2D(_GlobalPooling):

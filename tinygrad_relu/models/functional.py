@@ -186,7 +186,7 @@ class Functional(Model):
                 single = node._single_input
                 if single is not None and direct and layer._fast_call and layer.built:
                     x = values[id(single)]
-                    if type(x) is Tensor and x.data.dtype == layer.dtype:
+                    if type(x) is Tensor and x.data.dtype == layer.dtype and x._keras_mask is None:
                         values[id(node.outputs[0])] = layer.call(x, training=bool(training))
                         continue
                 args, kwargs = node.arguments(values)
