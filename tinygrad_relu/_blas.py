@@ -14,6 +14,7 @@ for a descheduled worker, and a step takes ten times as long or more (docs/perfo
 small GEMMs run on one thread"). Below SINGLE_THREAD_BELOW multiply-adds a GEMM therefore runs on
 the calling thread alone.
 """
+import contextlib
 import ctypes
 import os
 import threading
@@ -89,5 +90,20 @@ def gemm(a, b, work):
         previous = _set_local_threads(1)
         try:
             return np.matmul(a, b)
+        finally:
+            _set_local_threads(previous)
+
+
+@contextlib.contextmanager
+def one_thread_below(work):
+    """A block of GEMMs of ``work`` multiply-adds each (a recurrent layer's time loop) on one BLAS thread
+    when they are small, by gemm's rule; the setting is made once for the block, not per product."""
+    if _set_local_threads is None or work >= SINGLE_THREAD_BELOW:
+        yield
+        return
+    with _lock:
+        previous = _set_local_threads(1)
+        try:
+            yield
         finally:
             _set_local_threads(previous)
