@@ -35,7 +35,10 @@ class InputLayer(Layer):
         batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
         if any(d is not None and d <= 0 for d in batch_shape):
             raise ValueError(f"Input: every axis of the shape must be positive, received shape {batch_shape[1:]}")
-        super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
+        indices = isinstance(dtype, (str, type, np.dtype)) and np.dtype(dtype).kind in "iu"  # for an Embedding
+        super().__init__(name=name or unique_name("input_layer"), dtype=None if indices else dtype, **kwargs)
+        if indices:
+            self.dtype = np.dtype(dtype).name
         self._batch_input_shape = batch_shape
         self.batch_shape = batch_shape
         self.shape = batch_shape  # as Keras' KerasTensor.shape: batch axis included

@@ -156,7 +156,9 @@ class Functional(Model):
         return shapes[0] if len(shapes) == 1 else shapes
 
     def _dtype(self):
-        return self.inputs[0].dtype
+        """The float dtype targets are converted to: the first float input's (integer inputs feed Embeddings)."""
+        floats = [t.dtype for t in self.inputs if np.dtype(t.dtype).kind == "f"]
+        return floats[0] if floats else "float32"
 
     def _output_names(self):
         if isinstance(self._outputs_struct, dict):
