@@ -82,14 +82,15 @@ def get_num_threads():
     return None if _get_threads is None else int(_get_threads())
 
 
-def gemm(a, b, work):
-    """a @ b, on one BLAS thread when ``work`` (m*n*k multiply-adds) is below SINGLE_THREAD_BELOW."""
+def gemm(a, b, work, out=None):
+    """a @ b (into ``out`` if given), on one BLAS thread when ``work`` (m*n*k multiply-adds) is below
+    SINGLE_THREAD_BELOW."""
     if _set_local_threads is None or work >= SINGLE_THREAD_BELOW:
-        return np.matmul(a, b)
+        return np.matmul(a, b, out=out)
     with _lock:
         previous = _set_local_threads(1)
         try:
-            return np.matmul(a, b)
+            return np.matmul(a, b, out=out)
         finally:
             _set_local_threads(previous)
 

@@ -20,7 +20,8 @@ numbers, so it changes nothing here (except that, as in Keras, it needs a known 
 import numpy as np
 
 from .. import activations, ops
-from ..ops import dense as dense_op, recurrent as recurrent_ops
+from ..ops import recurrent as recurrent_ops
+from ..ops.convolution import Workspace
 from ..tensor import Tensor
 from .base import Layer
 from .mask_propagation import as_mask
@@ -67,6 +68,7 @@ class RNN(Layer):
         self.unroll = bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.state_size = [int(s) for s in _state_list(state_size)]
+        self._workspace = Workspace()  # the fused op's buffers, reused from call to call
 
     # ---- shapes ------------------------------------------------------------------------------------
     def check_input_shape(self, shape):
@@ -109,13 +111,13 @@ class RNN(Layer):
         batch, steps = x.shape[0], x.shape[1]
         mask = self._checked_mask(mask, batch, steps)
         states = self._initial_states(initial_state, batch)
-        if self.go_backwards:
-            x = x[:, ::-1]
-            mask = None if mask is None else np.ascontiguousarray(mask[:, ::-1])
         op = self._sequence_op(training)
         if op is not None:
             output, states = self._run_fused(op, x, states, mask, training)
         else:
+            if self.go_backwards:
+                x = x[:, ::-1]
+                mask = None if mask is None else mask[:, ::-1]
             output, states = self._run_stepwise(x, states, mask, training)
         return (output, *states) if self.return_state else output
 
@@ -173,18 +175,16 @@ class RNN(Layer):
             x = x * cell.dropout_masks((batch, 1, features), (batch, cell.units), x.dtype)[0]
         input_bias, recurrent_bias = cell.biases() if isinstance(cell, GRUCell) else (cell.bias, None)
         width = cell.kernel.shape[1]
-        xw = dense_op.dense(x.reshape(batch * steps, features), cell.kernel, input_bias).reshape(batch, steps, width)
-        settings = dict(mask=mask, activation=activations.fused_name(cell.activation, recurrent_ops.CODES),
-                        recurrent_activation=activations.fused_name(cell.recurrent_activation, recurrent_ops.CODES)
-                        if cell.recurrent_activation is not None else "sigmoid",
-                        return_sequences=self.return_sequences, return_state=self.return_state,
-                        zero_output=self.zero_output_for_mask)
+        zeros = Tensor._make(np.zeros(width, dtype=x.dtype), False, None)
+        weights = [x, cell.kernel, zeros if input_bias is None else input_bias, cell.recurrent_kernel]
         if op is recurrent_ops.GRU:
-            if recurrent_bias is None:
-                recurrent_bias = Tensor._make(np.zeros(width, dtype=x.dtype), False, None)
-            y = op.apply(xw, cell.recurrent_kernel, recurrent_bias, *states, **settings)
-        else:
-            y = op.apply(xw, cell.recurrent_kernel, *states, **settings)
+            weights.append(zeros if recurrent_bias is None else recurrent_bias)
+        y = op.apply(*weights, *states, mask=mask, go_backwards=self.go_backwards,
+                     activation=activations.fused_name(cell.activation, recurrent_ops.CODES),
+                     recurrent_activation=activations.fused_name(cell.recurrent_activation, recurrent_ops.CODES)
+                     if cell.recurrent_activation is not None else "sigmoid",
+                     return_sequences=self.return_sequences, return_state=self.return_state,
+                     zero_output=self.zero_output_for_mask, workspace=self._workspace)
         if not self.return_state:
             return y, states
         outputs = steps if self.return_sequences else 1
