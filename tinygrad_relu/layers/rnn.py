@@ -195,18 +195,16 @@ class RNN(Layer):
         """Keras' backend.rnn loop: the cell's call once per step, masked steps keeping states and output."""
         cell = self.cell
         builtin = type(cell) in _SEQUENCE_OPS or isinstance(cell, (SimpleRNNCell, LSTMCell, GRUCell))
-        nested = isinstance(getattr(cell, "state_size", None), (list, tuple)) or len(states) > 1
         if builtin:
             cell._dropout_masks = cell.dropout_masks((x.shape[0], x.shape[2]), (x.shape[0], cell.units), x.dtype) \
                 if training else (None, None)
         outputs, previous = [], None
         try:
             for t in range(x.shape[1]):
-                step_states = states if nested else states[0]
-                if builtin:
-                    output, new_states = cell.call(x[:, t], step_states, training=training)
+                if builtin:  # (Keras hands a cell its states as a list, even a single one)
+                    output, new_states = cell.call(x[:, t], list(states), training=training)
                 else:
-                    output, new_states = cell(x[:, t], step_states, training=training)
+                    output, new_states = cell(x[:, t], list(states), training=training)
                 new_states = _state_list(new_states)
                 if mask is not None:
                     real = mask[:, t:t + 1]
