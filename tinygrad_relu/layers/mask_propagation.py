@@ -40,10 +40,12 @@ def masks_of(value):
 
 
 def holds_tensor(value):
-    """Whether a call argument is a Tensor or a structure holding one."""
-    if type(value) is Tensor:
+    """Whether a call argument is a Tensor or array, or a structure holding one (Keras converts arrays to tensors
+    before it counts them)."""
+    if isinstance(value, (Tensor, np.ndarray)):
         return True
-    return isinstance(value, (list, tuple, dict)) and any(isinstance(v, Tensor) for v in tree.flatten(value))
+    return isinstance(value, (list, tuple, dict)) and any(isinstance(v, (Tensor, np.ndarray))
+                                                          for v in tree.flatten(value))
 
 
 def as_mask(mask, who):

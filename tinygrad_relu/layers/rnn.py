@@ -248,8 +248,8 @@ class _CellLayer(RNN):
                                name=self.cell_name, implementation=kwargs.pop("implementation", 2))
         use_cudnn = kwargs.pop("use_cudnn", "auto")
         if use_cudnn not in ("auto", True, False):
-            raise ValueError(f"Invalid valid received for argument `use_cudnn`. Expected one of {{'auto', True, False}}. "
-                             f"Received: use_cudnn={use_cudnn!r}")
+            raise ValueError("Invalid value received for argument `use_cudnn`. Expected one of "
+                             f"{{'auto', True, False}}. Received: use_cudnn={use_cudnn!r}")
         if use_cudnn is True:
             raise ValueError("use_cudnn=True was specified, but there is no cuDNN here (CPU only); pass "
                              "use_cudnn='auto' (the default)")
