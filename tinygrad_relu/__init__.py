@@ -65,7 +65,7 @@ from . import debug  # noqa: E402
 # `tr.layers.Dense`, `tr.models.Sequential`, ... work without importing each one.
 _SUBMODULES = ("activations", "functional", "layers", "models", "optimizers", "losses", "metrics",
                "callbacks", "initializers", "regularizers", "utils", "datasets", "diagnostics",
-               "graphviz", "plot", "saving", "random", "lab")
+               "graphviz", "plot", "saving", "random", "lab", "preprocessing")
 
 
 # Keras 3 scripts write keras.Sequential, keras.Input, keras.layers.Dense, ...: with
