@@ -400,3 +400,18 @@ def test_an_lstm_learns_a_memory_task_on_a_few_thousand_sequences():
     model.compile(tr.optimizers.Adam(0.01), "binary_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=6, batch_size=32, verbose=0)
     assert history.history["accuracy"][-1] > 0.9
+
+
+def test_the_readme_sequence_example_runs_and_trains():
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = text.index("### Sequences: embeddings, recurrent layers and masks")
+    namespace = {}
+    exec(re.search(r"```python\n(.*?)```", text[start:], re.S).group(1), namespace)
+    r = np.random.default_rng(1)
+    x = r.integers(1, 20000, size=(64, 12))
+    x[:32, 8:] = 0  # padded reviews
+    y = (x[:, 0] % 2).astype(np.float32)
+    history = namespace["model"].fit(x, y, epochs=3, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
