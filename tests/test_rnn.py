@@ -415,3 +415,12 @@ def test_the_readme_sequence_example_runs_and_trains():
     y = (x[:, 0] % 2).astype(np.float32)
     history = namespace["model"].fit(x, y, epochs=3, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_embedding_keeps_integer_indices_and_refuses_inexact_float32_ones():
+    layer = L.Embedding(2 ** 25, 1, embeddings_initializer="zeros")
+    layer.build()
+    layer.embeddings.data[2 ** 24 + 1] = 7.0
+    assert layer(np.array([[2 ** 24 + 1]], np.int64)).data[0, 0, 0] == 7.0  # an int64 index is exact
+    with pytest.raises(ValueError, match="from 2\\*\\*24 on are not exact as float32"):
+        layer(Tensor(np.array([[2 ** 24 + 2]], np.float32)))

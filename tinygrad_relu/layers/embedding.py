@@ -5,7 +5,8 @@
     (1, 4, 64)
 
 out[..., :] = embeddings[index]; d out / d embeddings adds each row's gradient into the row it was read
-from (summed where an index repeats). With ``mask_zero=True`` index 0 stands for padding: the output
+from (summed where an index repeats). Indices may be integers or whole floats (a Sequential model hands its
+first layer float32, exact below 2**24). With ``mask_zero=True`` index 0 stands for padding: the output
 carries the mask ``index != 0`` (layers/mask_propagation.py), which recurrent layers, pooling and the
 losses honour, and input_dim must leave room for it (indices 1..input_dim-1 for real tokens).
 """
@@ -62,6 +63,10 @@ class Embedding(Layer):
             if not whole.all():
                 raise ValueError(f"Embedding '{self.name}': indices must be whole numbers, received values such as "
                                  f"{values[~whole][:3].tolist()}")
+            if values.dtype == np.float32 and values.size and np.abs(values).max() >= 2 ** 24:
+                raise ValueError(f"Embedding '{self.name}': indices from 2**24 on are not exact as float32 (a "
+                                 "Sequential model converts its input to its first layer's dtype); pass integer "
+                                 "indices through a functional model's Input(dtype='int32')")
         elif values.dtype.kind not in "iub":
             raise TypeError(f"Embedding '{self.name}': indices must be integers, received dtype {values.dtype}")
         indices = values.astype(np.intp, copy=False)
@@ -72,6 +77,14 @@ class Embedding(Layer):
                 raise ValueError(f"Embedding '{self.name}': index {bad} is out of range for input_dim="
                                  f"{self.input_dim} (valid indices 0..{self.input_dim - 1})")
         return indices
+
+    def _as_input(self, value):
+        """Integer indices stay integers (the base class would convert them to the layer's float dtype)."""
+        if not isinstance(value, Tensor):
+            array = np.asarray(value)
+            if array.dtype.kind in "iu":
+                return Tensor._make(np.ascontiguousarray(array), False, None)
+        return super()._as_input(value)
 
     def call(self, inputs):
         return self.embeddings[self._indices(inputs)]
