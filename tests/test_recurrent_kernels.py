@@ -7,7 +7,7 @@ samples included), the activations, zero_output and sequences, in float32 and fl
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from tinygrad_relu._kernels import recurrent as K
 from tinygrad_relu._kernels import threads
@@ -167,22 +167,31 @@ def test_kernels_match_the_numpy_reference(cell, n, t, u, act, rec, zero_output,
     dh_final, dc_final = rng.normal(size=(n, u)), rng.normal(size=(n, u))
     arrays = [a.astype(dtype) for a in (xw, R, b_rec, h0, c0)]
     xw_d, R_d, b_d, h0_d, c0_d = [a.astype(np.float64) for a in arrays]  # the reference sees the rounded inputs
-    got = run_kernels(cell, *arrays, mask, act, rec, zero_output, sequences, dout.astype(dtype),
-                      dh_final.astype(dtype), dc_final.astype(dtype))
-    outs, h_last, c_last = reference(cell, xw_d, R_d, b_d, h0_d, c0_d, mask, act, rec, zero_output)
+    with np.errstate(all="ignore"):  # (the runs that overflow are set aside below)
+        got = run_kernels(cell, *arrays, mask, act, rec, zero_output, sequences, dout.astype(dtype),
+                          dh_final.astype(dtype), dc_final.astype(dtype))
+        outs, h_last, c_last = reference(cell, xw_d, R_d, b_d, h0_d, c0_d, mask, act, rec, zero_output)
+        grads = reference_grads(cell, xw_d, R_d, b_d, h0_d, c0_d, mask, act, rec, zero_output, sequences, dout,
+                                dh_final, dc_final)
     want_out = outs.transpose(1, 0, 2) if sequences else outs[-1][:, None]
-    grads = reference_grads(cell, xw_d, R_d, b_d, h0_d, c0_d, mask, act, rec, zero_output, sequences, dout,
-                            dh_final, dc_final)
-    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(got[0], want_out, **tol)
-    np.testing.assert_allclose(got[1], h_last, **tol)
+    # linear gates can grow the values without bound; past float32's range there is nothing to compare
+    assume(max(np.abs(a).max() for a in (outs, *grads[:3])) < (1e15 if dtype == np.float32 else 1e150))
+    eps = 1e-4 if dtype == np.float32 else 1e-11
+
+    def close(actual, expected):
+        """Within a few float32 (float64) rounding steps of the largest magnitude involved: with linear or relu
+        activations the values can grow large over the steps, and every sum rounds relative to its terms."""
+        expected = np.asarray(expected)
+        finite = np.isfinite(expected)
+        scale = np.abs(expected[finite]).max() if finite.any() else 1.0
+        np.testing.assert_allclose(actual, expected, rtol=2 * eps, atol=eps * (1 + t) * max(1.0, scale))
+    close(got[0], want_out)
+    close(got[1], h_last)
     if cell == "lstm":
-        np.testing.assert_allclose(got[2], c_last, **tol)
-        np.testing.assert_allclose(got[6], grads[3], **tol)
-    scale = dict(tol, atol=tol["atol"] * (1 + t))  # gradients sum over the steps
-    np.testing.assert_allclose(got[3], grads[0], **scale)
-    np.testing.assert_allclose(got[4], grads[1], **scale)
-    np.testing.assert_allclose(got[5], grads[2], **scale)
+        close(got[2], c_last)
+        close(got[6], grads[3])
+    for actual, expected in zip(got[3:6], grads[:3]):
+        close(actual, expected)
 
 
 def test_inputs_in_any_layout_give_the_contiguous_result():
