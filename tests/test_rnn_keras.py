@@ -217,3 +217,22 @@ def test_embedding_and_masking_configs_from_keras(keras):
     assert_same_predictions(keras, theirs, ours, x)
     masking = tr.layers.Masking.from_config(keras.layers.Masking(mask_value=-1.0).get_config())
     assert masking.mask_value == -1.0
+
+
+def test_metrics_of_a_masked_output_count_the_real_steps_as_keras(keras):
+    def build(lib):
+        return lib.Sequential([lib.layers.Input((6,)), lib.layers.Embedding(9, 4, mask_zero=True),
+                               lib.layers.GRU(5, return_sequences=True), lib.layers.Dense(3, activation="softmax")])
+    x = rng.integers(1, 9, size=(8, 6))
+    x[:4, 3:] = 0
+    y = rng.integers(0, 3, size=(8, 6))
+    theirs, ours = twins(keras, build)
+    for model in (theirs, ours):
+        model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    expected = theirs.evaluate(x, y, verbose=0, return_dict=True)
+    got = ours.evaluate(x, y, verbose=0, return_dict=True)
+    assert got["accuracy"] == pytest.approx(float(expected["accuracy"]), rel=1e-6)
+    hits = ours.predict(x, verbose=0).argmax(-1) == y
+    assert got["accuracy"] == pytest.approx(hits[x != 0].mean()) and hits[x != 0].mean() != pytest.approx(hits.mean())
+    history = ours.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    assert "accuracy" in history.history

@@ -238,6 +238,7 @@ class Sequential(Model):
                 h, fused = layers[-1](h, training=training), None
         finally:
             state.call_depth -= 1
+        self._output_masks = None if fused is not None or h._keras_mask is None else [h._keras_mask.data]
         if fused is None:
             loss = None if self._loss_fn is None else self._loss_fn(y, h)
             predictions = h.data

@@ -121,6 +121,7 @@ class Trainer:
         """(total loss Tensor, predictions for the metrics) of one batch: the compiled losses of each output,
         weighted, plus add_loss values and weight penalties."""
         flat, plan = self._flat_outputs(x, training)
+        self._output_masks = [None if getattr(t, "_keras_mask", None) is None else t._keras_mask.data for t in flat]
         spec = self._ensure_spec()
         total = None
         if spec.single:
@@ -328,11 +329,14 @@ class Trainer:
     def _update_metrics(self, y, predictions):
         if isinstance(y, dict):
             y = self._target_list(y)
+        masks = self.__dict__.get("_output_masks")  # as Keras, a masked output's metrics count its real steps only
         for _, metric, index in self._metric_entries:
-            if index is None:
-                metric.update_state(y, predictions)
+            args = (y, predictions) if index is None else (y[index], predictions[index])
+            mask = masks[index or 0] if masks else None
+            if mask is None:
+                metric.update_state(*args)
             else:
-                metric.update_state(y[index], predictions[index])
+                metric.update_state(*args, sample_weight=mask)
 
     def _target_list(self, y):
         """Targets as a list in output order (a subclassed model's first fit gets them before its outputs are named)."""
