@@ -65,7 +65,8 @@ from . import debug  # noqa: E402
 # `tr.layers.Dense`, `tr.models.Sequential`, ... work without importing each one.
 _SUBMODULES = ("activations", "functional", "layers", "models", "optimizers", "losses", "metrics",
                "callbacks", "initializers", "regularizers", "constraints", "utils", "datasets", "diagnostics",
-               "graphviz", "plot", "saving", "random", "lab", "config", "backend", "variables")
+               "graphviz", "plot", "saving", "random", "lab", "config", "backend", "variables",
+               "preprocessing")
 
 
 # Keras 3 scripts write keras.Sequential, keras.Input, keras.layers.Dense, ...: with

@@ -17,6 +17,7 @@ for a descheduled worker, and a step takes ten times as long or more (docs/perfo
 small GEMMs run on one thread"). Below SINGLE_THREAD_BELOW multiply-adds a GEMM therefore runs on
 the calling thread alone.
 """
+import contextlib
 import ctypes
 import os
 import threading
@@ -89,14 +90,30 @@ def get_num_threads():
     return None if _get_threads is None else int(_get_threads())
 
 
-def gemm(a, b, work):
-    """a @ b, on one BLAS thread when ``work`` (m*n*k multiply-adds) is below SINGLE_THREAD_BELOW."""
+def gemm(a, b, work, out=None):
+    """a @ b (into ``out`` if given), on one BLAS thread when ``work`` (m*n*k multiply-adds) is below
+    SINGLE_THREAD_BELOW."""
     if _set_local_threads is None or work >= SINGLE_THREAD_BELOW:
-        return np.matmul(a, b)
+        return np.matmul(a, b, out=out)
     with _lock:
         previous = _set_local_threads(1)
         try:
-            return np.matmul(a, b)
+            return np.matmul(a, b, out=out)
+        finally:
+            _set_local_threads(previous)
+
+
+@contextlib.contextmanager
+def one_thread_below(work):
+    """A block of GEMMs of ``work`` multiply-adds each (a recurrent layer's time loop) on one BLAS thread
+    when they are small, by gemm's rule; the setting is made once for the block, not per product."""
+    if _set_local_threads is None or work >= SINGLE_THREAD_BELOW:
+        yield
+        return
+    with _lock:
+        previous = _set_local_threads(1)
+        try:
+            yield
         finally:
             _set_local_threads(previous)
 

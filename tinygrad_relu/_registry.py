@@ -12,6 +12,7 @@ import re
 from . import _state
 
 _MODEL_CLASSES = {}
+_LAYER_CLASSES = {}  # the library's layer classes by name, filled by layers/__init__.py
 
 
 def register_model_class(cls):
@@ -24,6 +25,16 @@ def register_model_class(cls):
 def model_class(name):
     """The model class a file names ('Sequential'), or None."""
     return _MODEL_CLASSES.get(name) if isinstance(name, str) else None
+
+
+def register_layer_classes(classes):
+    _LAYER_CLASSES.update(classes)
+
+
+def layer_class(name):
+    """The library's layer class a config names ('LSTM'), or None; for layers that hold a layer (RNN's cell,
+    Bidirectional), which cannot import the layers package they belong to."""
+    return _LAYER_CLASSES.get(name) if isinstance(name, str) else None
 
 
 def model_class_names():

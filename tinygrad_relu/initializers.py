@@ -304,6 +304,7 @@ _CLASSES = {cls.__name__: cls for cls in (
 _NAMES = {
     "zeros": Zeros, "ones": Ones, "constant": Constant,
     "random_normal": RandomNormal, "truncated_normal": TruncatedNormal, "random_uniform": RandomUniform,
+    "normal": RandomNormal, "uniform": RandomUniform,  # Keras' short aliases (Embedding's default is "uniform")
     "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
     "he_normal": HeNormal, "he_uniform": HeUniform,

@@ -162,8 +162,10 @@ def _to_array(data, dtype):
 class Tensor:
     """A numpy array with an optional gradient and a link to the op that produced it."""
 
-    # _graph_freed: backward() released the graph that produced this tensor
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain_grad", "_graph_freed", "__weakref__")
+    # _graph_freed: backward() released the graph that produced this tensor; _keras_mask: the
+    # boolean Tensor a masking layer attached (Keras' tensor._keras_mask, read by the next layers)
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain_grad", "_graph_freed", "_keras_mask",
+                 "__weakref__")
     __array_priority__ = 1000  # numpy array (op) Tensor defers to Tensor's reflected op
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -177,6 +179,7 @@ class Tensor:
         self._ctx = None
         self._retain_grad = False
         self._graph_freed = False
+        self._keras_mask = None
 
     @classmethod
     def _make(cls, data, requires_grad, ctx):
@@ -188,6 +191,7 @@ class Tensor:
         t._ctx = ctx
         t._retain_grad = False
         t._graph_freed = False
+        t._keras_mask = None
         return t
 
     # ---- the numpy view -------------------------------------------------------------

@@ -17,6 +17,12 @@ from .normalization import BatchNormalization, LayerNormalization, GroupNormaliz
 from .merging import (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
                       add, subtract, multiply, average, maximum, minimum, concatenate, dot)
 from .symbolic import KerasTensor
+from .embedding import Embedding
+from .masking import Masking
+from .rnn_cells import SimpleRNNCell, LSTMCell, GRUCell
+from .rnn import RNN, SimpleRNN, LSTM, GRU
+from .wrappers import Bidirectional, TimeDistributed
+from .. import _registry
 
 # Keras' short aliases
 MaxPool1D, MaxPool2D = MaxPooling1D, MaxPooling2D
@@ -37,7 +43,9 @@ LAYER_CLASSES = {cls.__name__: cls for cls in (
     GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
     ReLU, LeakyReLU, PReLU, ELU, Softmax, BatchNormalization, LayerNormalization, GroupNormalization,
     UnitNormalization, Normalization, Rescaling,
-    Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot)}
+    Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
+    Embedding, Masking, SimpleRNNCell, LSTMCell, GRUCell, RNN, SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed)}
+_registry.register_layer_classes(LAYER_CLASSES)  # for the layers that hold a layer (layers/nested.py)
 
 
 def get(name):

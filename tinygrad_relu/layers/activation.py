@@ -21,6 +21,7 @@ def _number(value, arg_name, layer, minimum=None, allow_none=False):
 class ReLU(Layer):
     """max(x, 0) with Keras' options: f(x) = max_value if x >= max_value, x if threshold <= x,
     negative_slope * (x - threshold) otherwise."""
+    _supports_masking = True
     _fast_call = True
     compute_output_shape = keeps_shape
 
@@ -45,6 +46,7 @@ class ReLU(Layer):
 class LeakyReLU(Layer):
     """x if x > 0 else negative_slope * x (Keras 3 default slope 0.3)."""
     _fast_call = True
+    _supports_masking = True
     compute_output_shape = keeps_shape
 
 
@@ -65,6 +67,7 @@ class LeakyReLU(Layer):
 
 class PReLU(Layer):
     """x if x > 0 else alpha * x, with a learned alpha per input position (shared along shared_axes)."""
+    _supports_masking = True
     _fast_call = True
     compute_output_shape = keeps_shape
 
@@ -121,6 +124,7 @@ class PReLU(Layer):
 class ELU(Layer):
     """x if x > 0 else alpha * (exp(x) - 1)."""
     _fast_call = True
+    _supports_masking = True
     compute_output_shape = keeps_shape
 
 
@@ -139,6 +143,7 @@ class ELU(Layer):
 
 class Softmax(Layer):
     """exp(x) / sum(exp(x)) along `axis`."""
+    _supports_masking = True
     _fast_call = True
     compute_output_shape = keeps_shape
 

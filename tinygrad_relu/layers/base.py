@@ -19,6 +19,7 @@ from .._registry import snake_case as to_snake_case
 from .._state import unique_name, reset_names as reset_uids  # noqa: F401  (re-exported)
 from ..utils import tree
 from .checks import as_shape_structure, is_shape, shape_str
+from .mask_propagation import attach_output_masks, holds_tensor, masks_of, warn_mask_dropped
 from .signatures import CallSignature, accepts_name, constructor_config
 from .symbolic import infer_output_specs, is_symbolic, placeholders, shape_of, symbolic_call
 
@@ -79,6 +80,7 @@ class Layer:
     # a model may then call them directly on checked batches, skipping __call__'s per-call work.
     _fast_call = False
     _container = False  # a model whose call only runs its layers (Sequential, Functional)
+    _supports_masking = None  # True: passes the input's mask on (Dense, Dropout, ...); None: Keras' default
     _call_signature = None
 
     def __new__(cls, *args, **kwargs):
@@ -485,10 +487,14 @@ class Layer:
                 training = signature.training_default or False
         if signature.takes_training:
             kwargs["training"] = training
+        previous_mask = masks_of(first)  # the input's mask (layers/mask_propagation.py)
         if mask is not None:
             if not signature.takes_mask:
                 raise TypeError(f"Layer '{self.name}' ({type(self).__name__}): its call() takes no `mask` argument")
             kwargs["mask"] = mask
+        elif previous_mask is not None and signature.takes_mask and len(args) == 1 and \
+                not any(holds_tensor(v) for v in kwargs.values()):
+            kwargs["mask"] = previous_mask
         previous = state.call_training
         state.call_depth += 1
         state.call_training = training
@@ -505,6 +511,11 @@ class Layer:
             state.call_training = previous
             if first_call:
                 state.name_scope.pop()
+        if previous_mask is not None or type(self).compute_mask is not Layer.compute_mask:
+            if self.supports_masking:
+                attach_output_masks(self, first, outputs, previous_mask)
+            elif previous_mask is not None:
+                warn_mask_dropped(self)
         regularizer = self.activity_regularizer
         if regularizer is not None:
             for output in tree.flatten(outputs):
@@ -513,12 +524,29 @@ class Layer:
                     self.add_loss(penalty / float(output.shape[0]) if output.ndim else penalty)
         return outputs
 
+    # ---- masks (Keras' supports_masking / compute_mask; layers/mask_propagation.py) ----------------
+    @property
+    def supports_masking(self):
+        """Whether this layer passes on (or computes) a mask; by default, whether it defines compute_mask."""
+        value = self._supports_masking
+        return type(self).compute_mask is not Layer.compute_mask if value is None else value
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of this layer's output: by default the input's, passed on unchanged."""
+        return previous_mask
+
     def _as_input(self, value):
         """An input leaf as a Tensor of this layer's dtype (arrays and lists; Tensors of other float dtypes
         without a graph are cast); structures keep their shape."""
         if isinstance(value, Tensor):
             if not value.requires_grad and value.data.dtype != self.dtype and value.data.dtype.kind == "f":
-                return Tensor._make(value.data.astype(self.dtype), False, None)
+                cast = Tensor._make(value.data.astype(self.dtype), False, None)
+                cast._keras_mask = value._keras_mask
+                return cast
             return value
         if isinstance(value, (list, tuple, dict)) and any(isinstance(v, (Tensor, np.ndarray)) for v in tree.flatten(value)):
             return tree.map_structure(self._as_input, value)
@@ -533,48 +561,6 @@ class Layer:
         raise NotImplementedError(f"Layer {type(self).__name__} has no call(); define call(self, inputs)")
 
     # ---- used by built-in layers ------------------------------------------------------------------
-    def _set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer,
-                            kernel_regularizer, bias_regularizer, activity_regularizer,
-                            kernel_constraint, bias_constraint):
-        """The constructor options Dense and the convolutions share, resolved by Keras' names."""
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = activity_regularizer
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self.kernel = self.bias = None
-
-    def _kernel_options_config(self):
-        """The get_config entries of the options _set_kernel_options resolved, in Keras' order."""
-        return {
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-        }
-
-    def _fused_activation_name(self, fusable):
-        """Name of self.activation when a fused op computes it (a name in ``fusable``), else None.
-
-        Cached per activation function; a custom callable that merely shares a built-in's
-        name is not fused.
-        """
-        activation = self.activation
-        cached = self.__dict__.get("_fused_for")
-        if cached is not None and cached[0] is activation:
-            return cached[1]
-        name = activations.fused_name(activation, fusable)
-        self._fused_for = (activation, name)
-        return name
-
     # The model fuses a final softmax (sigmoid) into the crossentropy, computed stably from
     # the logits; these two tell it where the final activation is and how to skip it.
     def output_activation_name(self):

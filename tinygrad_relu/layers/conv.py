@@ -7,6 +7,7 @@ filters)). The variants (transposed, depthwise, separable) are in conv_variants.
 from .. import functional as F
 from ..ops import convolution as conv_ops, nn as nn_ops
 from .base import Layer
+from .kernel_options import fused_activation_name, kernel_options_config, set_kernel_options
 from .checks import normalize_tuple, positive_int, shape_str
 from .data_format import ChannelsFormat
 
@@ -104,7 +105,7 @@ class _Conv(BaseConv):
         if self.filters % self.groups:
             raise ValueError(f"{type(self).__name__} '{self.name}': the number of filters must be divisible by the "
                              f"number of groups, received filters={self.filters}, groups={self.groups}")
-        self._set_kernel_options(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                                  bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
         self._workspace = conv_ops.Workspace()  # scratch buffers reused across steps (one slot each)
 
@@ -130,7 +131,7 @@ class _Conv(BaseConv):
         return self._output_shape(input_shape, self.filters)
 
     def _fused_activation(self):
-        return self._fused_activation_name(conv_ops.FUSABLE) if self.groups == 1 else None
+        return fused_activation_name(self, conv_ops.FUSABLE) if self.groups == 1 else None
 
     def _convolve(self, x, activation):
         """activation(conv(x) + bias), the activation fused into the op (plain convolution only: ``call`` applies
@@ -152,7 +153,7 @@ class _Conv(BaseConv):
         config["filters"] = self.filters
         config.update(self._window_config())
         config["groups"] = self.groups
-        config.update(self._kernel_options_config())
+        config.update(kernel_options_config(self))
         return config
 
 

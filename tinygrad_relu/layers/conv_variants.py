@@ -15,6 +15,7 @@ from ..ops import convolution as conv_ops, nn as nn_ops
 from ..ops.conv_variants import transpose_geometry
 from .checks import normalize_tuple, positive_int
 from .conv import BaseConv
+from .kernel_options import fused_activation_name, kernel_options_config, set_kernel_options
 
 
 def _activation_options(layer, activation, use_bias, activity_regularizer):
@@ -61,7 +62,7 @@ class _ConvTranspose(BaseConv):
                                  f"`strides` along every axis, received output_padding={output_padding}, "
                                  f"strides={self.strides}")
         self.output_padding = output_padding
-        self._set_kernel_options(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                                  bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
 
     def check_input_shape(self, shape):  # any input size works: no window check
@@ -98,7 +99,7 @@ class _ConvTranspose(BaseConv):
         config["filters"] = self.filters
         config.update(self._window_config())
         config["output_padding"] = None if self.output_padding is None else list(self.output_padding)
-        config.update(self._kernel_options_config())
+        config.update(kernel_options_config(self))
         return config
 
 
@@ -201,7 +202,7 @@ class _SeparableConv(BaseConv):
         return self._output_shape(input_shape, self.filters)
 
     def _fused_activation(self):
-        return self._fused_activation_name(conv_ops.FUSABLE)
+        return fused_activation_name(self, conv_ops.FUSABLE)
 
     def _convolve(self, x, activation):
         """The depthwise convolution, then the pointwise (1x1) one with the bias and the activation fused."""

@@ -8,6 +8,7 @@ from ..ops import dense as dense_op
 from ..tensor import Tensor
 from .._state import unique_name
 from .base import Layer, keeps_shape
+from .kernel_options import fused_activation_name, kernel_options_config, set_kernel_options
 from .symbolic import KerasTensor, Node
 from .checks import positive_int, shape_str
 from .data_format import ChannelsFormat
@@ -36,7 +37,10 @@ class InputLayer(Layer):
         batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
         if any(d is not None and d <= 0 for d in batch_shape):
             raise ValueError(f"Input: every axis of the shape must be positive, received shape {batch_shape[1:]}")
-        super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
+        indices = isinstance(dtype, (str, type, np.dtype)) and np.dtype(dtype).kind in "iu"  # for an Embedding
+        super().__init__(name=name or unique_name("input_layer"), dtype=None if indices else dtype, **kwargs)
+        if indices:
+            self.dtype = np.dtype(dtype).name
         self._batch_input_shape = batch_shape
         self.batch_shape = batch_shape
         self.shape = batch_shape  # as Keras' KerasTensor.shape: batch axis included
@@ -60,6 +64,7 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, 
 class Dense(Layer):
     """y = activation(x @ kernel + bias), kernel of shape (in, units) as in Keras."""
     _fast_call = True
+    _supports_masking = True
 
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -67,7 +72,7 @@ class Dense(Layer):
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self.units = positive_int(units, "units", self.name)
-        self._set_kernel_options(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+        set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                                  bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
 
     def check_input_shape(self, shape):
@@ -93,7 +98,7 @@ class Dense(Layer):
 
     def _fused_activation(self):
         """The activation's name when the fused Dense op computes it, else None."""
-        return self._fused_activation_name(dense_op.FUSABLE)
+        return fused_activation_name(self, dense_op.FUSABLE)
 
     def _dense(self, x, activation):
         """activation(x @ kernel + bias) through the fused op; x of any rank >= 2 (Keras: last axis)."""
@@ -119,7 +124,7 @@ class Dense(Layer):
     def get_config(self):
         config = super().get_config()
         config["units"] = self.units
-        config.update(self._kernel_options_config())
+        config.update(kernel_options_config(self))
         return config
 
 
@@ -204,6 +209,7 @@ class Reshape(Layer):
 class Dropout(Layer):
     """In training, zero each input with probability `rate` and scale the rest by 1/(1-rate)."""
     _fast_call = True
+    _supports_masking = True
     compute_output_shape = keeps_shape
 
 
@@ -262,6 +268,7 @@ class Dropout(Layer):
 class Activation(Layer):
     """Applies an activation function given by name or callable."""
     _fast_call = True
+    _supports_masking = True
     compute_output_shape = keeps_shape
 
 

@@ -7,6 +7,8 @@ Minimum, Concatenate, Dot), and their functional forms ``add([a, b])``, ``concat
 
 The elementwise ones broadcast axes of size 1 (not the batch axis); inputs must have one rank.
 """
+import numpy as np
+
 from .. import ops
 from .base import Layer
 from .checks import shape_str
@@ -58,6 +60,17 @@ class _Merge(Layer):
     def call(self, inputs):
         self._check_list([tuple(x.shape) for x in inputs])
         return self._merge(list(inputs))
+
+    _supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras': a step is real where any input has it real (a logical OR); no mask when an input has none."""
+        if mask is None or any(m is None for m in mask):
+            return None
+        out = ops.convert_to_numpy(mask[0])
+        for m in mask[1:]:
+            out = out | ops.convert_to_numpy(m)
+        return out
 
 
 class Add(_Merge):
@@ -145,6 +158,16 @@ class Concatenate(_Merge):
     def _merge(self, inputs):
         return ops.concatenate(inputs, axis=self.axis)
 
+    def compute_mask(self, inputs, mask=None):
+        """Keras': each input's mask (all True for an unmasked one) widened to its shape, joined along the
+        axis, then any() over the last axis."""
+        if mask is None or all(m is None for m in mask):
+            return None
+        full = [np.ones(x.shape, bool) if m is None else
+                np.broadcast_to(np.reshape(ops.convert_to_numpy(m), np.shape(m) + (1,) * (x.ndim - np.ndim(m))),
+                                x.shape) for x, m in zip(inputs, mask)]
+        return np.concatenate(full, axis=self.axis).any(axis=-1)
+
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
 
@@ -193,6 +216,9 @@ class Dot(_Merge):
         y2 = ops.reshape(ops.moveaxis(y, bx, 1), (batch, n, -1))    # (batch, n, q)
         out = ops.reshape(ops.matmul(x2, y2), (batch,) + x_rest + y_rest)
         return out if out.ndim > 1 else ops.reshape(out, (batch, 1))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def get_config(self):
         return {**super().get_config(), "axes": list(self.axes), "normalize": self.normalize}

@@ -23,6 +23,7 @@ class BatchNormalization(Layer):
     and training of a frozen layer (trainable=False, as in Keras 3), use the moving ones.
     """
     _fast_call = True
+    _supports_masking = True
     compute_output_shape = keeps_shape
 
 

@@ -1,6 +1,6 @@
 """Pooling layers: max / average over windows, and global pooling; channels_last, or channels_first
 (windows: transposed at the boundary; global: reduced over the other axes)."""
-from .. import functional as F
+from .. import functional as F, ops
 from ..ops import convolution as conv_ops
 from .base import Layer
 from .checks import normalize_tuple, shape_str
@@ -116,8 +116,22 @@ class _GlobalPooling(ChannelsFormat, Layer):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    """Mean over the steps axis: (N, steps, C) -> (N, C)."""
+    """Mean over the steps axis: (N, steps, C) -> (N, C); with a mask, over the real steps only (Keras):
+    sum(m x) / sum(m), so d out / d x_t = m_t / sum(m)."""
     rank, pool_function, reduction = 1, "global_avg_pool1d", "mean"
+    _fast_call = True  # the models call it directly only on inputs without a mask
+    _supports_masking = True
+
+    def call(self, x, training=False, mask=None):
+        if mask is None:
+            return super().call(x)
+        steps = 2 if self._channels_first else 1
+        weights = ops.expand_dims(ops.cast(mask, x.dtype), 1 if self._channels_first else -1)
+        return ops.divide(ops.sum(ops.multiply(x, weights), axis=steps, keepdims=self.keepdims),
+                          ops.sum(weights, axis=steps, keepdims=self.keepdims))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
 
 class GlobalAveragePooling2D(_GlobalPooling):

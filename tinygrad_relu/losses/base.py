@@ -190,6 +190,7 @@ class Loss(Configurable):
         raise NotImplementedError(f"{type(self).__name__} must define call(y_true, y_pred)")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        mask = getattr(y_pred, "_keras_mask", None)
         y_pred = prediction_tensor(y_pred, self.name)
         if self.dtype is not None and y_pred.dtype != self.dtype:
             y_pred = Cast.apply(y_pred, dtype=np.dtype(self.dtype))
@@ -198,6 +199,8 @@ class Loss(Configurable):
         values = self.call(y_true, y_pred)
         if not isinstance(values, Tensor):
             values = Tensor(np.asarray(values, dtype=y_pred.dtype))
+        if mask is not None:
+            sample_weight = mask_weights(mask, sample_weight, values, self)
         if sample_weight is not None:
             weights = np.asarray(getattr(sample_weight, "data", sample_weight), dtype=values.dtype)
             if weights.shape != values.shape:
@@ -219,6 +222,23 @@ class Loss(Configurable):
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction}
+
+
+def mask_weights(mask, sample_weight, values, loss):
+    """Keras' apply_mask: the output's mask (layers/mask_propagation.py) as sample weights, 0 on masked
+    timesteps; averaging reductions scale the real ones by total / real, so the mean runs over real steps."""
+    real = np.asarray(getattr(mask, "data", mask)).astype(bool)
+    if real.shape != values.shape[:real.ndim]:
+        raise ValueError(f"{loss.name}: the predictions carry a mask of shape {real.shape}, which does not fit "
+                         f"the per-sample losses of shape {values.shape}")
+    weights = real.astype(values.dtype)
+    if loss.reduction in ("sum_over_batch_size", "mean"):
+        count = weights.sum()
+        weights *= weights.dtype.type(real.size / count if count else 0.0)
+    if sample_weight is not None:
+        given = np.asarray(getattr(sample_weight, "data", sample_weight), dtype=values.dtype)
+        weights = weights * given.reshape(given.shape + (1,) * (weights.ndim - given.ndim))
+    return weights
 
 
 class LossFunctionWrapper(Loss):

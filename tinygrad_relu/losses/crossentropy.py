@@ -190,7 +190,7 @@ class CategoricalCrossentropy(FunctionLoss):
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         if self.from_logits and sample_weight is None and self.reduction == "sum_over_batch_size" \
-                and self.dtype is None:
+                and self.dtype is None and getattr(y_pred, "_keras_mask", None) is None:
             y, y_pred = smoothed_categorical_labels(y_true, y_pred, self.label_smoothing, self.axis, self.name)
             return SoftmaxCrossEntropy.apply(y_pred, target=y, mean=True)
         return super().__call__(y_true, y_pred, sample_weight)
@@ -216,7 +216,7 @@ class SparseCategoricalCrossentropy(FunctionLoss):
         if self.ignore_class is not None:
             return super().__call__(y_true, y_pred, self._masked_weights(y_true, y_pred, sample_weight))
         if self.from_logits and sample_weight is None and self.reduction == "sum_over_batch_size" \
-                and self.dtype is None:
+                and self.dtype is None and getattr(y_pred, "_keras_mask", None) is None:
             _, y_pred = axis_last(None, prediction_tensor(y_pred, self.name), self.axis, self.name)
             indices = sparse_labels(label_array(y_true), y_pred, self.name)
             return SparseSoftmaxCrossEntropy.apply(y_pred, labels=indices, mean=True)

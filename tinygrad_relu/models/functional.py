@@ -166,7 +166,9 @@ class Functional(Model):
         return shapes[0] if len(shapes) == 1 else shapes
 
     def _dtype(self):
-        return self.inputs[0].dtype
+        """The float dtype targets are converted to: the first float input's (integer inputs feed Embeddings)."""
+        floats = [t.dtype for t in self.inputs if np.dtype(t.dtype).kind == "f"]
+        return floats[0] if floats else "float32"
 
     def _output_names(self):
         if isinstance(self._outputs_struct, dict):
@@ -196,7 +198,7 @@ class Functional(Model):
                 single = node._single_input
                 if single is not None and direct and layer._fast_call and layer.built:
                     x = values[id(single)]
-                    if type(x) is Tensor and x.data.dtype == layer.dtype:
+                    if type(x) is Tensor and x.data.dtype == layer.dtype and x._keras_mask is None:
                         values[id(node.outputs[0])] = layer.call(x, training=bool(training))
                         continue
                 listed = node._list_input

@@ -289,12 +289,16 @@ class Sequential(Model):
         state.call_depth += 1  # the layers run inside this model's call: a shared layer keeps its losses
         try:
             for layer in body:
-                if direct and layer._fast_call and layer.built and h.data.dtype == layer.dtype:
+                if direct and layer._fast_call and layer.built and h.data.dtype == layer.dtype \
+                        and h._keras_mask is None:
                     h = layer.call(h, training=training)
                 else:
                     h = layer(h, training=training)
+            if fused is not None and h._keras_mask is not None:  # the mask weighs the loss: the output keeps it
+                h, fused = layers[-1](h, training=training), None
         finally:
             state.call_depth -= 1
+        self._output_masks = None if fused is not None or h._keras_mask is None else [h._keras_mask.data]
         if fused is None:
             loss = None if self._loss_fn is None else \
                 self._loss_fn(y, h) if sample_weight is None else self._loss_fn(y, h, sample_weight)

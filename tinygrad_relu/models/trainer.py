@@ -140,6 +140,7 @@ class Trainer:
         """(total loss Tensor, predictions for the metrics) of one batch: the compiled losses of each output,
         weighted, plus add_loss values and weight penalties."""
         flat, plan = self._flat_outputs(x, training)
+        self._output_masks = [None if getattr(t, "_keras_mask", None) is None else t._keras_mask.data for t in flat]
         spec = self._ensure_spec()
         if y is None:
             self._check_no_targets_needed()
@@ -457,11 +458,16 @@ class Trainer:
             return
         if isinstance(y, dict):
             y = self._target_list(y)
+        masks = self.__dict__.get("_output_masks")  # as Keras, a masked output's metrics count its real steps only
         for _, metric, index, weighted in self._metric_entries:
             weights = None
             if weighted and sample_weight is not None:
                 weights = sample_weight if index is None else sample_weight[index]
             y_true, y_pred = (y, predictions) if index is None else (y[index], predictions[index])
+            mask = masks[index or 0] if masks else None
+            if mask is not None:
+                weights = mask if weights is None else mask * np.reshape(
+                    weights, np.shape(weights) + (1,) * (mask.ndim - np.ndim(weights)))
             if weights is None:
                 metric.update_state(y_true, y_pred)
             else:

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _blas, _state
 from .py_dataset import PyDataset, Sequence  # noqa: F401  (Keras' keras.utils.PyDataset / Sequence)
+from ..preprocessing.sequence import pad_sequences  # noqa: F401  (Keras 3: keras.utils.pad_sequences)
 
 # Created unseeded at import (fresh entropy, like Keras without a seed); set_random_seed reseeds it.
 _rng = np.random.default_rng()
