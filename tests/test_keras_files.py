@@ -73,6 +73,7 @@ def layer_zoo(lib):
     L = lib.layers
     x = lib.Input((6, 8, 2), name="grid")
     c = L.Conv2D(4, (3, 2), strides=(2, 1), padding="same", dilation_rate=1, use_bias=False, name="conv")(x)
+    c = L.SpatialDropout2D(0.2, name="sdrop")(c)
     a = L.GlobalMaxPooling2D(name="gmax")(c)
     b = L.GlobalAveragePooling2D(keepdims=True, name="gavg")(c)
     b = L.Reshape((4,), name="reshape")(b)
@@ -86,16 +87,49 @@ def layer_zoo(lib):
     return lib.Model(x, m, name="zoo")
 
 
+def image_variants(lib):
+    """The 2-D variants: preprocessing, grouped, depthwise, separable and transposed convolutions, channels_first
+    (between two Permutes), cropping, padding, bilinear upsampling and the feature normalizations."""
+    L = lib.layers
+    norm = L.Normalization()
+    norm.adapt(np.random.default_rng(5).standard_normal((32, 8, 8, 3)).astype(np.float32) * 2.0 + 1.0)
+    return lib.Sequential([
+        lib.Input((8, 8, 3)), L.Rescaling(0.5, offset=0.1), norm,
+        L.Conv2D(6, 3, padding="same", groups=3, activation="relu"),
+        L.DepthwiseConv2D(3, depth_multiplier=2, padding="same"),
+        L.SeparableConv2D(4, 3, depth_multiplier=2, activation="tanh"), L.GroupNormalization(groups=2),
+        L.Conv2DTranspose(4, 3, strides=2), L.Cropping2D(((1, 2), (0, 1))), L.ZeroPadding2D(((0, 1), (2, 0))),
+        L.UpSampling2D((1, 2), interpolation="bilinear"), L.UpSampling2D(1), L.Permute((3, 1, 2)),
+        L.Conv2D(3, 3, strides=2, data_format="channels_first"), L.Permute((2, 3, 1)),
+        L.LayerNormalization(), L.UnitNormalization(), L.Identity(), L.GlobalAveragePooling2D(),
+        L.Dense(3, activation="softmax")], name="image_variants")
+
+
+def sequence_variants(lib):
+    """The 1-D variants and every noise and regularizing layer (random in training: STOCHASTIC)."""
+    L = lib.layers
+    return lib.Sequential([
+        lib.Input((12, 4)), L.GaussianNoise(0.1), L.Conv1D(6, 3, groups=2, padding="causal"),
+        L.DepthwiseConv1D(3, depth_multiplier=2), L.SeparableConv1D(4, 3, padding="same", activation="relu"),
+        L.Conv1DTranspose(5, 3, strides=2), L.Cropping1D((1, 2)), L.ZeroPadding1D((2, 1)), L.UpSampling1D(2),
+        L.SpatialDropout1D(0.2), L.GaussianDropout(0.1), L.AlphaDropout(0.1),
+        L.ActivityRegularization(l1=0.01, l2=0.01), L.Conv1D(3, 2, data_format="channels_first"),
+        L.GlobalMaxPooling1D(), L.RepeatVector(3), L.Flatten(), L.Dense(2, activation="sigmoid")],
+        name="sequence_variants")
+
+
 MODELS = {"mlp": (mlp, (12,)), "seed_cnn": (seed_cnn, (28, 28, 1)), "conv1d": (conv1d_net, (40, 3)),
           "batchnorm_prelu": (batchnorm_prelu, (10, 10, 2)), "residual": (residual_block, (12,)),
-          "layer_zoo": (layer_zoo, (6, 8, 2))}
-STOCHASTIC = {"layer_zoo"}  # its Dropout draws different masks in each library: no step-by-step comparison
+          "layer_zoo": (layer_zoo, (6, 8, 2)), "image_variants": (image_variants, (8, 8, 3)),
+          "sequence_variants": (sequence_variants, (12, 4))}
+STOCHASTIC = {"layer_zoo", "sequence_variants"}  # its Dropout draws different masks in each library: no step-by-step comparison
 LOSSES = {"mlp": "categorical_crossentropy", "seed_cnn": "categorical_crossentropy", "conv1d": "binary_crossentropy",
-          "batchnorm_prelu": "categorical_crossentropy", "residual": "categorical_crossentropy", "layer_zoo": "mse"}
+          "batchnorm_prelu": "categorical_crossentropy", "residual": "categorical_crossentropy", "layer_zoo": "mse",
+          "image_variants": "categorical_crossentropy", "sequence_variants": "binary_crossentropy"}
 
 
 def data(name, n=8):
-    shape, out = MODELS[name][1], {"conv1d": 2, "seed_cnn": 10, "layer_zoo": 5}.get(name, 3)
+    shape, out = MODELS[name][1], {"conv1d": 2, "seed_cnn": 10, "layer_zoo": 5, "sequence_variants": 2}.get(name, 3)
     x = rng.standard_normal((n,) + shape).astype(np.float32)
     if LOSSES[name] == "binary_crossentropy":
         return x, rng.integers(0, 2, (n, out)).astype(np.float32)
@@ -235,7 +269,7 @@ def test_every_optimizers_state_crosses_both_ways(keras, tmp_path, case):
 
 
 # ---- weights files ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["seed_cnn", "residual", "batchnorm_prelu"])
+@pytest.mark.parametrize("name", ["seed_cnn", "residual", "batchnorm_prelu", "image_variants"])
 def test_weights_h5_files_cross_both_ways(keras, tmp_path, name):
     build = MODELS[name][0]
     x, _ = data(name)
