@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinygrad_relu as tr
-from tinygrad_relu import layers as L, ops
+from tinygrad_relu import layers as L
 from tinygrad_relu.models import Model, Sequential, load_model, model_from_json
 from tinygrad_relu.ops.resize import bilinear_matrix
 
