@@ -36,6 +36,8 @@ def test_gradients_flow_through_the_function():
     x = Tensor(rng.standard_normal((3, 2)), requires_grad=True)
     L.Lambda(lambda v: v * v)(x).sum().backward()
     np.testing.assert_allclose(x.grad, 2 * x.data)
+    assert tr.gradcheck(lambda t: L.Lambda(lambda v: ops.tanh(v) * v, dtype="float64")(t),
+                        [rng.standard_normal((3, 4))])
 
 
 def test_bad_arguments():

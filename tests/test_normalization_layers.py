@@ -177,9 +177,17 @@ def test_a_normalization_model_saves_its_statistics_and_gradients_reach_the_inpu
     model.fit(data, data[:, :1] * 2, epochs=2, verbose=0)
     np.testing.assert_allclose(norm.get_weights()[0], data.mean(axis=0), rtol=1e-5)  # training leaves them
     assert norm.trainable_weights == [] and len(norm.non_trainable_weights) == 3
-    model.save(tmp_path / "norm.keras")
-    loaded = load_model(tmp_path / "norm.keras")
-    np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-6)
+    for name in ("norm.keras", "norm.trm", "norm.weights.h5"):  # (its count is an int32 variable, as in Keras)
+        if name.endswith(".weights.h5"):
+            model.save_weights(tmp_path / name)
+            loaded = Sequential([tr.Input((3,)), L.Normalization(), L.Dense(1)])
+            loaded.load_weights(tmp_path / name)
+        else:
+            model.save(tmp_path / name)
+            loaded = load_model(tmp_path / name)
+        np.testing.assert_array_equal(loaded.layers[0].get_weights()[0], norm.get_weights()[0])
+        assert loaded.layers[0].count.data.dtype == np.int32
+        np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-6)
     x = tr.Tensor(np.array([[1.0, 2.0, 3.0]]), requires_grad=True)
     given = L.Normalization(mean=[0.0, 0.0, 0.0], variance=[4.0, 1.0, 0.25], dtype="float64")
     given(x).sum().backward()

@@ -146,6 +146,74 @@ def test_every_activation_of_the_table(tmp_path, name):
     assert_exports_faithfully(model, tmp_path, [(10,)])
 
 
+def perturbed(model, scale=0.3):
+    """The trainable weights moved off their initial values (gammas off 1, betas off 0)."""
+    for weight in model.trainable_weights:
+        weight.data[...] += (rng.standard_normal(weight.shape) * scale).astype(weight.data.dtype)
+    return model
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv_variants_2d(tmp_path, padding):
+    model = tr.Sequential([
+        L.Input((9, 8, 4)), L.Conv2D(6, 3, groups=2, padding=padding, activation="relu"),
+        L.DepthwiseConv2D((3, 2), strides=2, depth_multiplier=2, padding=padding, activation="tanh"),
+        L.SeparableConv2D(5, 2, depth_multiplier=2, padding=padding, dilation_rate=(1, 2) if padding == "valid" else 1),
+        L.Conv2DTranspose(3, 3, strides=2, padding=padding, activation="elu"),
+        L.Conv2DTranspose(2, (2, 3), strides=(3, 2), padding=padding, output_padding=(1, 0)),
+        L.Conv2DTranspose(2, 3, dilation_rate=2, padding=padding, use_bias=False, activation="softmax")])
+    assert_exports_faithfully(perturbed(model, 0.1), tmp_path, [(9, 8, 4)])
+
+
+def test_conv_variants_1d_reshaping_and_the_layers_that_are_the_identity_at_inference(tmp_path):
+    model = tr.Sequential([
+        L.Input((13, 6)), L.GaussianNoise(0.5), L.Conv1D(6, 3, groups=3, padding="causal"), L.SpatialDropout1D(0.5),
+        L.DepthwiseConv1D(3, strides=2, padding="same", depth_multiplier=3, activation="silu"),
+        L.GaussianDropout(0.5), L.SeparableConv1D(4, 3, padding="valid", activation="relu"), L.AlphaDropout(0.5),
+        L.Conv1DTranspose(5, 4, strides=3, padding="same"), L.Conv1DTranspose(3, 2, strides=2, output_padding=1),
+        L.ActivityRegularization(l1=0.1), L.UpSampling1D(3), L.ZeroPadding1D((2, 1)), L.Cropping1D((3, 1)),
+        L.Cropping1D((1, 0)), L.Identity(), L.Permute((2, 1)), L.Flatten(), L.Dense(4), L.RepeatVector(3),
+        L.Permute((2, 1)), L.Flatten()])
+    assert_exports_faithfully(perturbed(model, 0.1), tmp_path, [(13, 6)])
+
+
+def test_channels_first_layers(tmp_path):
+    cf = dict(data_format="channels_first")
+    model = tr.Sequential([
+        L.Input((3, 10, 9)), L.Conv2D(4, 3, padding="same", groups=1, **cf), L.MaxPooling2D(**cf),
+        L.UpSampling2D((2, 3), interpolation="bilinear", **cf), L.ZeroPadding2D(((1, 0), (2, 3)), **cf),
+        L.Cropping2D(((0, 2), (1, 1)), **cf), L.DepthwiseConv2D(3, depth_multiplier=2, **cf),
+        L.SeparableConv2D(3, 3, padding="same", **cf), L.Conv2DTranspose(2, 3, strides=2, **cf),
+        L.SpatialDropout2D(0.3, **cf), L.UpSampling2D(2, **cf), L.AveragePooling2D(3, **cf),
+        L.GlobalAveragePooling2D(keepdims=True, **cf), L.Flatten(**cf)])
+    assert_exports_faithfully(perturbed(model, 0.1), tmp_path, [(3, 10, 9)])
+    x = tr.Input((4, 7), name="x")
+    y = L.Conv1D(3, 2, **cf)(L.ZeroPadding1D(1, **cf)(x))
+    model = tr.Model(x, [L.Flatten(**cf)(y), L.GlobalMaxPooling1D(**cf)(y)])
+    assert_exports_faithfully(model, tmp_path, [(4, 7)])
+
+
+def test_normalization_and_preprocessing_layers(tmp_path):
+    x = tr.Input((6, 4), name="x")
+    norm = L.Normalization()
+    norm.adapt(rng.standard_normal((50, 6, 4)) * 3.0 + 1.5)
+    scaled = L.Rescaling(np.linspace(0.5, 2.0, 4), offset=-0.25)(norm(x))
+    outputs = [
+        L.LayerNormalization()(scaled), L.LayerNormalization(axis=[1, 2], center=False)(scaled),
+        L.LayerNormalization(axis=1, epsilon=0.1, scale=False)(scaled),
+        L.GroupNormalization(groups=2)(scaled), L.GroupNormalization(groups=-1, epsilon=1e-5)(scaled),
+        L.GroupNormalization(groups=3, axis=1, center=False)(scaled),
+        L.UnitNormalization()(scaled), L.UnitNormalization(axis=[1, 2])(scaled),
+        L.Normalization(axis=None, mean=2.0, variance=9.0)(x),
+        L.Normalization(axis=1, mean=np.arange(6.0), variance=np.linspace(0.5, 3.0, 6), invert=True)(x),
+        L.Rescaling(1 / 255)(x)]
+    model = perturbed(tr.Model(x, outputs))
+    assert_exports_faithfully(model, tmp_path, [(6, 4)])
+    with pytest.warns(DeprecationWarning):
+        rms = L.LayerNormalization(rms_scaling=True)
+    assert_exports_faithfully(perturbed(tr.Sequential([L.Input((5,)), rms])), tmp_path, [(5,)])
+
+
 def test_every_activation_and_layer_class_has_an_onnx_form():
     assert sorted(ACTIVATIONS) == sorted(row.name for row in TABLE)
     no_onnx_form = {"Lambda"}  # Python code: nothing to translate

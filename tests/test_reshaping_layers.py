@@ -1,13 +1,15 @@
 """UpSampling1D/2D, ZeroPadding1D/2D, Cropping1D/2D, Permute, RepeatVector, Identity and Lambda: Keras 3's
 outputs and shapes, gradients against finite differences and PyTorch's bilinear interpolation, Lambda's
-saving rules (a function is saved by name and found among the custom objects; bytecode is never run)."""
+saving rules (a named function is saved by name and found among the custom objects; in safe mode a lambda's
+bytecode is never run; arguments that cannot be saved are refused)."""
 import json
+import os
 
 import numpy as np
 import pytest
 
 import tinygrad_relu as tr
-from tinygrad_relu import layers as L, ops
+from tinygrad_relu import layers as L
 from tinygrad_relu.models import Model, Sequential, load_model, model_from_json
 from tinygrad_relu.ops.resize import bilinear_matrix
 
@@ -114,76 +116,65 @@ def test_an_upsampling_autoencoder_trains():
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
-# ---- Lambda ----------------------------------------------------------------------------------------
+# ---- Lambda: saving rules (its calls, shapes and gradients are in tests/test_lambda_layer.py) -----------
 def double(x):
     return x * 2.0
 
 
-def scaled(x, factor=1.0, training=None):
-    return x * factor if training else x
+def scaled(x, factor=1.0):
+    return x * factor
 
 
-def test_lambda_computes_passes_arguments_and_training_and_infers_shapes():
-    layer = L.Lambda(scaled, arguments={"factor": 3.0})
-    x = np.ones((2, 3), np.float32)
-    assert np.all(layer(x).data == 1.0) and np.all(layer(x, training=True).data == 3.0)
-    inputs = tr.Input((4, 6))
-    out = L.Lambda(lambda t: ops.reshape(t, (-1, 24)))(inputs)
-    assert out.shape == (None, 24)
-    assert L.Lambda(double, output_shape=(5,)).compute_output_shape((None, 7)) == (None, 5)
-    assert L.Lambda(double, output_shape=lambda s: s[:1] + (9,)).compute_output_shape((None, 7)) == (None, 9)
-    x = rng.standard_normal((3, 4))
-    assert tr.gradcheck(lambda t: L.Lambda(lambda v: ops.tanh(v) * v, dtype="float64")(t), [x])
-
-
-def lambda_model(function):
+def lambda_model(function, **kwargs):
     inputs = tr.Input((3,))
-    return Model(inputs, L.Dense(2)(L.Lambda(function, name="scale")(inputs)))
+    return Model(inputs, L.Dense(2)(L.Lambda(function, name="scale", **kwargs)(inputs)))
 
 
-def test_a_named_function_is_saved_by_name_and_loaded_from_custom_objects(tmp_path):
+@pytest.mark.parametrize("filename", ["lambda.keras", "lambda.trm"])
+def test_a_named_function_is_saved_by_name_and_found_through_custom_objects(tmp_path, filename):
     model = lambda_model(double)
     x = rng.standard_normal((4, 3)).astype(np.float32)
-    path = tmp_path / "lambda.keras"
+    path = tmp_path / filename
     model.save(path)
-    with pytest.raises(ValueError, match=r"Lambda 'scale': its function 'double' is code, which loading never "
-                                         r"imports or runs .*custom_objects=\{'double': double\}"):
-        load_model(path)
+    with pytest.raises(ValueError, match=r"Lambda 'scale': could not locate the function 'double'.*custom_objects"):
+        load_model(path)  # a name, never imported: it must be given
     loaded = load_model(path, custom_objects={"double": double})
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert loaded.get_layer("scale").function is double
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     with tr.saving.custom_object_scope({"double": double}):
         assert model_from_json(model.to_json()).get_layer("scale").function is double
 
 
-def test_a_python_lambda_is_refused_at_saving_unless_registered(tmp_path):
-    model = lambda_model(lambda t: t * 2.0)
-    with pytest.raises(ValueError, match="Lambda 'scale': its function is a Python lambda, which cannot be saved"):
+def test_in_safe_mode_a_lambdas_bytecode_is_never_run_and_its_function_can_be_passed_by_layer_name(tmp_path):
+    marker = str(tmp_path / "ran")
+    model = lambda_model(lambda t: (open(marker, "w").close(), t * 2.0)[1])  # running it leaves a file
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "m.keras")
+    config = json.loads(model.to_json())
+    os.remove(marker)
+    with pytest.raises(ValueError, match="Python lambda.*safe_mode=False"):
+        load_model(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="Python lambda.*safe_mode=False"):
+        model_from_json(json.dumps(config))
+    loaded = load_model(tmp_path / "m.keras", custom_objects={"scale": double})  # the bytecode is not read
+    assert loaded.get_layer("scale").function is double
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-6)
+    assert not os.path.exists(marker)
+    trusted = load_model(tmp_path / "m.keras", safe_mode=False)  # the opt-out runs it: the marker shows it would
+    np.testing.assert_allclose(trusted.predict(x, verbose=0), expected, rtol=1e-6)
+    assert os.path.exists(marker)
+
+
+@pytest.mark.parametrize("value", [np.ones(2), object(), {"nested": [1, {2}]}])
+def test_lambda_arguments_that_cannot_be_saved_are_refused(tmp_path, value):
+    model = lambda_model(scaled, arguments={"factor": value}, output_shape=(3,))
+    with pytest.raises(ValueError, match=r"Lambda 'scale': only plain values .* in `arguments` can be saved; "
+                                         r"arguments\['factor'\]"):
         model.save(tmp_path / "m.keras")
     assert not (tmp_path / "m.keras").exists()
     model.save_weights(tmp_path / "m.weights.h5")  # the weights alone are fine
-    halve = tr.saving.register_keras_serializable(package="test_lambda", name="halve")(lambda t: t * 0.5)
-    registered = lambda_model(halve)
-    registered.save(tmp_path / "r.keras")
-    assert load_model(tmp_path / "r.keras").get_layer("scale").function is halve
-
-
-def test_keras_bytecode_is_never_run_and_the_function_can_be_passed_by_layer_name(keras):
-    config = keras.layers.Lambda(lambda t: t * 100.0, name="bytecode").get_config()
-    assert config["function"]["class_name"] == "__lambda__"
-    with pytest.raises(ValueError, match="saved as Python bytecode .* never runs.*custom_objects=\\{'bytecode': fn\\}"):
-        L.Lambda.from_config(config)
-    with tr.saving.custom_object_scope({"bytecode": double}):
-        layer = L.Lambda.from_config(config)
-    assert layer.function is double
-    theirs = keras.layers.Lambda(double, name="named").get_config()  # a named function: saved by name
-    with tr.saving.custom_object_scope({"double": double}):
-        assert L.Lambda.from_config(theirs).function is double
-
-
-def test_lambda_rejects_what_it_cannot_honour():
-    with pytest.raises(NotImplementedError, match="`mask` is not supported"):
-        L.Lambda(double, mask=lambda x, m: m)
-    with pytest.raises(TypeError, match="`function` must be callable"):
-        L.Lambda("double")
-    with pytest.raises(ValueError, match="only plain values .* in `arguments` can be saved"):
-        L.Lambda(scaled, arguments={"factor": np.ones(2)}).get_config()
+    plain = lambda_model(scaled, arguments={"factor": [0.5, 2.0, 3.0]})
+    plain.save(tmp_path / "p.keras")
+    loaded = load_model(tmp_path / "p.keras", custom_objects={"scaled": scaled})
+    assert loaded.get_layer("scale").arguments == {"factor": [0.5, 2.0, 3.0]}

@@ -14,14 +14,16 @@ inference call computes, in the same order of float operations where that matter
 """
 import numpy as np
 
-from .. import activations
+from .. import activations, layers as L
 from ..layers import (ELU, Activation, Add, Average, AveragePooling1D, AveragePooling2D, BatchNormalization,
                       Concatenate, Conv1D, Conv2D, Dense, Dot, Dropout, Flatten, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, InputLayer, LeakyReLU,
                       MaxPooling1D, MaxPooling2D, Maximum, Minimum, Multiply, PReLU, ReLU, Reshape, Softmax,
                       Subtract)
+from ..layers.data_format import last_shape
 from ..ops.activation import SELU_ALPHA, SELU_SCALE
-from .onnx_graph import ExportError
+from ..ops.conv_variants import transpose_geometry
+from .onnx_graph import Call, ExportError
 
 SQRT_HALF = 0.7071067811865476
 
@@ -127,7 +129,7 @@ def _conv(g, call):
     if layer.use_bias:
         inputs.append(g.const(layer.bias.data, f"{layer.name}/bias"))
     y = g.op("Conv", inputs, layer.name, kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
-             dilations=list(layer.dilation_rate), group=1,
+             dilations=list(layer.dilation_rate), group=getattr(layer, "groups", 1),
              **_spatial_padding(layer, call.shapes, layer.kernel_size, layer.strides, layer.dilation_rate))
     if activations.serialize(layer.activation) in _ROW_WISE:
         return activation(g, layer.activation, _channels_last(g, y, rank, layer.name), layer)
@@ -251,6 +253,189 @@ def _identity(g, call):
     return call.inputs
 
 
+# ---- the conv variants (channels-last in and out, like _conv) ---------------------------------------
+def _activation_channels_last(g, layer, y, rank):
+    """The layer's activation on y (channels first), then y back to channels last (as _conv does)."""
+    if activations.serialize(layer.activation) in _ROW_WISE:
+        return activation(g, layer.activation, _channels_last(g, y, rank, layer.name), layer)
+    return _channels_last(g, activation(g, layer.activation, y, layer), rank, layer.name)
+
+
+def _conv_transpose(g, call):
+    """ConvTranspose: the full output (n - 1) * stride + span, cropped (pads) or extended (output_padding) to the
+    layer's TensorFlow-rule size (transpose_geometry)."""
+    layer, rank, shape = call.layer, call.layer.rank, call.shapes
+    if any(n is None for n in shape[1:-1]):
+        raise ExportError(f"layer '{layer.name}' ({type(layer).__name__}): ONNX export needs the input's spatial "
+                          f"sizes, received input shape {shape}")
+    begin, end, extra = [], [], []
+    for n, k, s, d, p in zip(shape[1:-1], layer.kernel_size, layer.strides, layer.dilation_rate,
+                             layer.output_padding or (None,) * rank):
+        out, crop = transpose_geometry(n, k, s, d, layer.padding, p)
+        full = (n - 1) * s + (k - 1) * d + 1
+        begin.append(crop)
+        end.append(max(full - crop - out, 0))
+        extra.append(max(crop + out - full, 0))
+    kernel = np.transpose(layer.kernel.data, [rank + 1, rank] + list(range(rank)))  # (k..., out, in) -> (in, out, k...)
+    inputs = [_channels_first(g, call.inputs, rank, layer.name), g.const(kernel, f"{layer.name}/kernel")]
+    if layer.use_bias:
+        inputs.append(g.const(layer.bias.data, f"{layer.name}/bias"))
+    y = g.op("ConvTranspose", inputs, layer.name, kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
+             dilations=list(layer.dilation_rate), pads=begin + end, output_padding=extra)
+    return _activation_channels_last(g, layer, y, rank)
+
+
+def _depthwise(g, x, layer, kernel, shape, hint):
+    """Conv with one group per input channel: kernel (k..., C, M) -> (C * M, 1, k...), output channel c * M + m."""
+    rank = layer.rank
+    channels, multiplier = kernel.shape[-2:]
+    weights = np.transpose(kernel.reshape(kernel.shape[:-2] + (channels * multiplier,)),
+                           [rank] + list(range(rank)))[:, None]
+    return g.op("Conv", [x, g.const(weights, f"{hint}/kernel")], hint, kernel_shape=list(layer.kernel_size),
+                strides=list(layer.strides), dilations=list(layer.dilation_rate), group=channels,
+                **_spatial_padding(layer, shape, layer.kernel_size, layer.strides, layer.dilation_rate))
+
+
+def _depthwise_conv(g, call):
+    layer, rank = call.layer, call.layer.rank
+    y = _depthwise(g, _channels_first(g, call.inputs, rank, layer.name), layer, layer.kernel.data, call.shapes,
+                   layer.name)
+    if layer.use_bias:
+        y = g.op("Add", [y, g.const(layer.bias.data.reshape((-1,) + (1,) * rank), f"{layer.name}/bias")], layer.name)
+    return _activation_channels_last(g, layer, y, rank)
+
+
+def _separable_conv(g, call):
+    """The depthwise Conv, then the pointwise (1x1) Conv with the bias."""
+    layer, rank = call.layer, call.layer.rank
+    y = _depthwise(g, _channels_first(g, call.inputs, rank, layer.name), layer, layer.depthwise_kernel.data,
+                   call.shapes, f"{layer.name}/depthwise")
+    pointwise = np.transpose(layer.pointwise_kernel.data, [rank + 1, rank] + list(range(rank)))
+    inputs = [y, g.const(pointwise, f"{layer.name}/pointwise_kernel")]
+    if layer.use_bias:
+        inputs.append(g.const(layer.bias.data, f"{layer.name}/bias"))
+    y = g.op("Conv", inputs, layer.name, kernel_shape=[1] * rank)
+    return _activation_channels_last(g, layer, y, rank)
+
+
+# ---- normalizations, by their formulas (the layers' order of operations) --------------------------------
+def _standardize(g, x, axes, epsilon, hint):
+    """(x - mean) * 1 / sqrt(var + epsilon) over ``axes``, the biased variance (ops.normalization.Standardize)."""
+    centered = g.op("Sub", [x, g.reduce("ReduceMean", x, axes, True, hint)], hint)
+    variance = g.reduce("ReduceMean", g.op("Mul", [centered, centered], hint), axes, True, hint)
+    std = g.op("Sqrt", [g.op("Add", [variance, g.const(epsilon, f"{hint}/epsilon")], hint)], hint)
+    return g.op("Mul", [centered, g.op("Reciprocal", [std], hint)], hint)
+
+
+def _affine(g, layer, y, broadcast):
+    if layer.gamma is not None:
+        y = g.op("Mul", [y, g.const(layer.gamma.data.reshape(broadcast), f"{layer.name}/gamma")], layer.name)
+    if layer.beta is not None:
+        y = g.op("Add", [y, g.const(layer.beta.data.reshape(broadcast), f"{layer.name}/beta")], layer.name)
+    return y
+
+
+def _layer_normalization(g, call):
+    """ONNX's LayerNormalization over the trailing axes; the formulas for other axes and rms_scaling."""
+    layer, ndim = call.layer, len(call.shapes)
+    axes = sorted(a % ndim for a in (layer.axis if isinstance(layer.axis, list) else [layer.axis]))
+    broadcast = [call.shapes[a] if a in axes else 1 for a in range(ndim)]
+    if axes == list(range(axes[0], ndim)) and not layer.rms_scaling:
+        weight_shape = [call.shapes[a] for a in axes]
+        gamma = layer.gamma.data if layer.gamma is not None else np.ones(weight_shape, g.dtype)
+        inputs = [call.inputs, g.const(gamma, f"{layer.name}/gamma")]
+        if layer.beta is not None:
+            inputs.append(g.const(layer.beta.data, f"{layer.name}/beta"))
+        return g.op("LayerNormalization", inputs, layer.name, axis=axes[0], epsilon=layer.epsilon)
+    if layer.rms_scaling:  # Keras' deprecated form: x (not centered) over sqrt(var + epsilon)
+        x = call.inputs
+        centered = g.op("Sub", [x, g.reduce("ReduceMean", x, axes, True, layer.name)], layer.name)
+        variance = g.reduce("ReduceMean", g.op("Mul", [centered, centered], layer.name), axes, True, layer.name)
+        std = g.op("Sqrt", [g.op("Add", [variance, g.const(layer.epsilon, f"{layer.name}/epsilon")], layer.name)],
+                   layer.name)
+        return _affine(g, layer, g.op("Div", [x, std], layer.name), broadcast)
+    return _affine(g, layer, _standardize(g, call.inputs, axes, layer.epsilon, layer.name), broadcast)
+
+
+def _group_normalization(g, call):
+    """x split into (groups, channels / groups) along the channel axis, standardized over the group and the other
+    non-batch axes, then scaled per channel."""
+    layer, shape = call.layer, call.shapes
+    ndim, axis = len(shape), layer.axis % len(shape)
+    channels = shape[axis]
+    groups = channels if layer.groups == -1 else layer.groups
+    if any(n is None for n in shape[axis + 1:]):
+        raise ExportError(f"layer '{layer.name}' (GroupNormalization): ONNX export needs the sizes of the axes after "
+                          f"axis {layer.axis}, received input shape {shape}")
+    grouped_shape = [0] * axis + [groups, channels // groups] + list(shape[axis + 1:])  # (0: copy that axis)
+    grouped = g.op("Reshape", [call.inputs, g.ints(grouped_shape, f"{layer.name}/grouped")], layer.name)
+    reduce = [a for a in range(1, ndim + 1) if a != axis]
+    y = _standardize(g, grouped, reduce, layer.epsilon, layer.name)
+    back = g.op("Reshape", [y, g.op("Shape", [call.inputs], layer.name)], layer.name)
+    return _affine(g, layer, back, [channels if a == axis else 1 for a in range(ndim)])
+
+
+def _unit_normalization(g, call):
+    """x * min(1 / sqrt(sum(x^2)), 1e12) over the axes (ops.normalization.L2Normalize)."""
+    layer, x = call.layer, call.inputs
+    axes = [a % len(call.shapes) for a in (layer.axis if isinstance(layer.axis, list) else [layer.axis])]
+    squares = g.reduce("ReduceSum", g.op("Mul", [x, x], layer.name), axes, True, layer.name)
+    inverse = g.op("Reciprocal", [g.op("Sqrt", [squares], layer.name)], layer.name)
+    scale = g.op("Min", [inverse, g.const(1e12, f"{layer.name}/bound")], layer.name)
+    return g.op("Mul", [x, scale], layer.name)
+
+
+def _normalization(g, call):
+    layer = call.layer
+    mean, std = layer.statistics(len(call.shapes), g.dtype)
+    mean, std = g.const(mean, f"{layer.name}/mean"), g.const(std, f"{layer.name}/std")
+    if layer.invert:
+        return g.op("Add", [mean, g.op("Mul", [call.inputs, std], layer.name)], layer.name)
+    return g.op("Div", [g.op("Sub", [call.inputs, mean], layer.name), std], layer.name)
+
+
+def _rescaling(g, call):
+    layer = call.layer
+    scale = g.const(np.asarray(layer.scale, np.float64), f"{layer.name}/scale")
+    offset = g.const(np.asarray(layer.offset, np.float64), f"{layer.name}/offset")
+    return g.op("Add", [g.op("Mul", [call.inputs, scale], layer.name), offset], layer.name)
+
+
+# ---- reshaping (channels-last) ------------------------------------------------------------------------
+def _upsampling(g, call):
+    """Resize: nearest repeats each cell (asymmetric coordinates, floor); bilinear is the half-pixel form."""
+    layer = call.layer
+    sizes = (layer.size,) if isinstance(layer.size, int) else tuple(layer.size)
+    scales = g.const([1.0, *sizes, 1.0], f"{layer.name}/scales", np.float32)
+    if getattr(layer, "interpolation", "nearest") == "nearest":
+        return g.op("Resize", [call.inputs, "", scales], layer.name, mode="nearest", nearest_mode="floor",
+                    coordinate_transformation_mode="asymmetric")
+    return g.op("Resize", [call.inputs, "", scales], layer.name, mode="linear",
+                coordinate_transformation_mode="half_pixel")
+
+
+def _zero_padding(g, call):
+    layer = call.layer
+    pairs = (layer.padding,) if isinstance(layer, L.ZeroPadding1D) else layer.padding
+    pads = [0] + [p[0] for p in pairs] + [0] + [0] + [p[1] for p in pairs] + [0]
+    return g.op("Pad", [call.inputs, g.ints(pads, f"{layer.name}/pads")], layer.name, mode="constant")
+
+
+def _cropping(g, call):
+    layer = call.layer
+    starts = [before for before, _ in layer.croppings]
+    ends = [-after if after else np.iinfo(np.int64).max for _, after in layer.croppings]
+    axes = list(range(1, len(starts) + 1))
+    return g.op("Slice", [call.inputs, g.ints(starts, f"{layer.name}/starts"), g.ints(ends, f"{layer.name}/ends"),
+                          g.ints(axes, f"{layer.name}/axes")], layer.name)
+
+
+def _repeat_vector(g, call):
+    layer = call.layer
+    column = g.op("Unsqueeze", [call.inputs, g.ints([1], f"{layer.name}/axis")], layer.name)
+    return g.op("Tile", [column, g.ints([1, layer.n, 1], f"{layer.name}/repeats")], layer.name)
+
+
 CONVERTERS = {
     InputLayer: _identity,
     Dense: _dense,
@@ -272,7 +457,30 @@ CONVERTERS = {
     Softmax: _softmax,
     Add: _chain("Add"), Subtract: _chain("Sub"), Multiply: _chain("Mul"), Average: _average,
     Maximum: _chain("Max"), Minimum: _chain("Min"), Concatenate: _concatenate, Dot: _dot,
+    L.Conv1DTranspose: _conv_transpose, L.Conv2DTranspose: _conv_transpose,
+    L.DepthwiseConv1D: _depthwise_conv, L.DepthwiseConv2D: _depthwise_conv,
+    L.SeparableConv1D: _separable_conv, L.SeparableConv2D: _separable_conv,
+    L.LayerNormalization: _layer_normalization, L.GroupNormalization: _group_normalization,
+    L.UnitNormalization: _unit_normalization, L.Normalization: _normalization, L.Rescaling: _rescaling,
+    L.UpSampling1D: _upsampling, L.UpSampling2D: _upsampling, L.ZeroPadding1D: _zero_padding,
+    L.ZeroPadding2D: _zero_padding, L.Cropping1D: _cropping, L.Cropping2D: _cropping,
+    L.Permute: lambda g, call: g.transpose(call.inputs, [0] + list(call.layer.dims), call.layer.name),
+    L.RepeatVector: _repeat_vector,
+    # the identity at inference
+    L.Identity: _identity, L.SpatialDropout1D: _identity, L.SpatialDropout2D: _identity, L.GaussianNoise: _identity,
+    L.GaussianDropout: _identity, L.AlphaDropout: _identity, L.ActivityRegularization: _identity,
 }
+
+
+def _in_channels_last(g, call, converter):
+    """A channels_first layer's call: its input moved channels-last, converted, and moved back when the output
+    keeps the input's rank (a Flatten or a global pool's flat output needs no moving back)."""
+    layer, shape = call.layer, call.shapes
+    rank = len(shape) - 2
+    y = converter(g, Call(layer, _channels_last(g, call.inputs, rank, layer.name), last_shape(shape)))
+    if len(layer.compute_output_shape(shape)) == len(shape):
+        y = _channels_first(g, y, rank, layer.name)
+    return y
 
 
 def convert_layer(g, call):
@@ -282,6 +490,8 @@ def convert_layer(g, call):
         known = ", ".join(sorted(cls.__name__ for cls in CONVERTERS))
         raise ExportError(f"layer '{call.layer.name}' ({type(call.layer).__name__}) has no ONNX form here; the layers "
                           f"that export are Sequential and Functional models of: {known}")
+    if getattr(call.layer, "data_format", None) == "channels_first" and len(call.shapes) > 2:
+        return _in_channels_last(g, call, converter)
     return converter(g, call)
 
 

@@ -108,7 +108,7 @@ class Lambda(Layer):
         if declared is not None:
             config["output_shape"] = _function_config(declared, f"Lambda '{self.name}'") if callable(declared) \
                 else list(declared)
-        config["arguments"] = dict(self.arguments)
+        config["arguments"] = _plain_arguments(self.arguments, f"Lambda '{self.name}'")
         return config
 
     @classmethod
@@ -123,6 +123,22 @@ class Lambda(Layer):
             elif isinstance(value, dict) and value.get("class_name") == "function":
                 config[key] = _registered_function(value, who)
         return cls(**config)
+
+
+def _plain_arguments(arguments, who):
+    """``arguments`` as saved: plain JSON values only, so that loading builds nothing from the file."""
+    def plain(value):
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return True
+        if isinstance(value, (list, tuple)):
+            return all(plain(v) for v in value)
+        return isinstance(value, dict) and all(isinstance(k, str) and plain(v) for k, v in value.items())
+
+    for key, value in arguments.items():
+        if not plain(value):
+            raise ValueError(f"{who}: only plain values (numbers, strings, booleans, None, and lists and dicts of them) "
+                             f"in `arguments` can be saved; arguments[{key!r}] is {type(value).__name__} {value!r}")
+    return dict(arguments)
 
 
 def _registered_function(config, who):

@@ -179,17 +179,20 @@ class Normalization(Layer):
         self.adapt_variance.data[...] = total_variance
 
     # ---- call --------------------------------------------------------------------------------------
-    def _statistics(self, x):
+    def statistics(self, ndim, dtype):
+        """(mean, std) as the call applies them to an input of rank ``ndim``: arrays of ``dtype`` that broadcast
+        against it, std = max(sqrt(variance), 1e-7)."""
         if self.input_mean is not None:
-            return self._given
-        broadcast = tuple(x.shape[a] if a in self._keep else 1 for a in range(x.ndim))
-        return self.adapt_mean.data.reshape(broadcast), self.adapt_variance.data.reshape(broadcast)
+            mean, variance = self._given
+        else:
+            broadcast = tuple(self._shape_kept[self._keep.index(a)] if a in self._keep else 1 for a in range(ndim))
+            mean, variance = self.adapt_mean.data.reshape(broadcast), self.adapt_variance.data.reshape(broadcast)
+        dtype = np.dtype(dtype)
+        return (np.asarray(mean, dtype=dtype),
+                np.maximum(np.sqrt(np.asarray(variance, dtype=dtype)), dtype.type(EPSILON)))
 
     def call(self, x, training=False):
-        mean, variance = self._statistics(x)
-        dtype = x.dtype
-        mean = Tensor._make(np.asarray(mean, dtype=dtype), False, None)
-        std = Tensor._make(np.maximum(np.sqrt(np.asarray(variance, dtype=dtype)), dtype.type(EPSILON)), False, None)
+        mean, std = (Tensor._make(value, False, None) for value in self.statistics(x.ndim, x.dtype))
         if self.invert:
             return mean + x * std
         return (x - mean) / std

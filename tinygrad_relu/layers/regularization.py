@@ -70,6 +70,7 @@ class SpatialDropout1D(Dropout):
     def get_config(self):
         config = super().get_config()
         config.pop("noise_shape")
+        config.pop("trainable")  # (Keras' SpatialDropout constructors refuse the key; it holds no weights)
         return config
 
 
@@ -90,6 +91,7 @@ class SpatialDropout2D(Dropout):
     def get_config(self):
         config = super().get_config()
         config.pop("noise_shape")
+        config.pop("trainable")  # (Keras' SpatialDropout constructors refuse the key; it holds no weights)
         config["data_format"] = self.data_format
         return config
 

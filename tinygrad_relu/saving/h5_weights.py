@@ -279,7 +279,8 @@ def check_weights(reader, model):
     plan = []
     for entry in saveables(model, with_optimizer=False):
         what = f"layer '{entry.name}'"
-        plan.append((entry, reader.check(entry.path, [(t.shape, "f") for t in entry.variables], what), what))
+        kinds = [(t.shape, "iu" if t.data.dtype.kind in "iu" else "f") for t in entry.variables]  # (a counter is int)
+        plan.append((entry, reader.check(entry.path, kinds, what), what))
     return plan
 
 

@@ -9,7 +9,7 @@ is its InputLayer, as in Keras).
 Reading: Keras' layer configs are already ours. Each layer takes Keras' arguments, ignores the keys
 Keras writes that mean nothing here while they hold their inactive value (``quantization_config:
 None``, ``synchronized``, dtype policies, ``build_config``) and refuses, naming itself and the key,
-one that would change the result (a constraint, ``renorm: true``, a mixed-precision policy). What
+one that would change the result (``renorm: true``, a mixed-precision policy). What
 is left is the compile config: ``compile_config_from_keras`` takes Keras' function references and
 refuses what compile cannot honour here.
 
