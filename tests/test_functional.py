@@ -319,3 +319,45 @@ def test_clone_model_has_the_architecture_and_fresh_weights():
     renamed = clone_model(model, clone_function=lambda layer: layer.__class__.from_config(
         {**layer.get_config(), "name": layer.name + "_copy"}))
     assert "h1_copy" in [l.name for l in renamed.layers]
+
+
+@pytest.mark.parametrize("loss, labels", [("categorical_crossentropy", "onehot"),
+                                          ("sparse_categorical_crossentropy", "sparse")])
+def test_a_functional_softmax_head_is_fused_into_its_crossentropy_as_in_sequential(loss, labels):
+    """The same layers as a Sequential and as a Functional model train to the same bits: both compute the loss from
+    the logits, so a confidently wrong prediction gives a large finite loss, not inf."""
+    x = rng.standard_normal((32, 6)).astype(np.float32) * 40  # large inputs: a saturated softmax
+    classes = rng.integers(0, 4, 32)
+    y = np.eye(4, dtype=np.float32)[classes] if labels == "onehot" else classes
+
+    def build(functional):
+        tr.utils.set_random_seed(3)
+        hidden, head = L.Dense(8, activation="relu"), L.Dense(4, activation="softmax")
+        if functional:
+            inputs = tr.Input((6,))
+            model = Model(inputs, head(hidden(inputs)))
+        else:
+            model = Sequential([tr.Input((6,)), hidden, head])
+        model.compile("adam", loss, metrics=["accuracy"])
+        return model
+
+    seq, fun = build(False), build(True)
+    for _ in range(3):
+        a, b = seq.train_on_batch(x, y), fun.train_on_batch(x, y)
+        assert a == b and np.isfinite(a[0])
+    for w1, w2 in zip(seq.get_weights(), fun.get_weights()):
+        np.testing.assert_array_equal(w1, w2)
+    assert fun._fused_head() is not None
+
+
+def test_a_softmax_output_that_another_layer_reads_is_not_fused():
+    inputs = tr.Input((5,))
+    probabilities = L.Dense(3, activation="softmax")(inputs)
+    model = Model(inputs, [probabilities, L.Dense(2)(probabilities)])
+    model.compile("sgd", ["categorical_crossentropy", "mse"])
+    assert model._fused_head() is None  # two outputs: the general path
+    single = Model(inputs, L.Add()([probabilities, L.Dense(3, activation="softmax")(probabilities)]))
+    single.compile("sgd", "categorical_crossentropy")
+    assert single._fused_head() is None  # its head is an Add
+    x, y = rng.standard_normal((4, 5)).astype(np.float32), np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+    single.train_on_batch(x, y)

@@ -15,7 +15,7 @@ then it is logged as ``weighted_<name>`` (Keras 3's rule).
 import copy
 from typing import NamedTuple
 
-from .. import _registry, losses as losses_module, metrics as metrics_module
+from .. import _registry, activations, losses as losses_module, metrics as metrics_module
 from ..utils import tree
 
 
@@ -167,6 +167,22 @@ def standardize_targets(y, output_names, who):
     raise ValueError(f"{who}: the model has {n} outputs {output_names}; y must be a list of {n} arrays in that order "
                      f"or a dict by output name, received {type(y).__name__}"
                      + (f" of length {len(y)}" if isinstance(y, (list, tuple)) else ""))
+
+
+# Softmax (sigmoid) followed by its crossentropy is computed from the logits: log-softmax
+# never takes log(0), so a confident wrong prediction gives a large finite loss, not inf.
+FUSABLE = (("softmax", "CategoricalCrossentropy"), ("softmax", "SparseCategoricalCrossentropy"),
+           ("sigmoid", "BinaryCrossentropy"))
+
+
+def fused_loss(layer, loss):
+    """(the loss with from_logits=True, the activation) when ``layer`` ends in the activation ``loss`` can take
+    as logits (softmax before a categorical crossentropy, sigmoid before the binary one); else None."""
+    activation = layer.output_activation_name()
+    if loss is not None and (activation, type(loss).__name__) in FUSABLE and \
+            not getattr(loss, "from_logits", True) and getattr(loss, "axis", -1) == -1:
+        return from_logits_copy(loss), activations.get(activation)
+    return None
 
 
 def from_logits_copy(loss):

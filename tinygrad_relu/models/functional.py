@@ -24,6 +24,7 @@ from ..saving import serialization_lib
 from ..tensor import Tensor
 from ..utils import tree
 from .data import as_float_array
+from .compile_utils import fused_loss
 from .model import Model
 
 
@@ -185,8 +186,10 @@ class Functional(Model):
         return Model.compute_output_shape(self, input_shape)
 
     # ---- running the graph -----------------------------------------------------------------------------
-    def _run_graph(self, flat_inputs, training):
-        """The flat outputs for flat input Tensors, every node's layer called in order."""
+    def _run_graph(self, flat_inputs, training, logits_of=None):
+        """The flat outputs for flat input Tensors, every node's layer called in order. The node ``logits_of``,
+        when it can run directly, gives its logits instead of its output (Layer.call_logits); the last item
+        returned says whether it did."""
         values = {id(t): v for t, v in zip(self.inputs, flat_inputs)}
         state = _state.local
         direct = state.anomaly_hook is None
@@ -199,7 +202,11 @@ class Functional(Model):
                 if single is not None and direct and layer._fast_call and layer.built:
                     x = values[id(single)]
                     if type(x) is Tensor and x.data.dtype == layer.dtype and x._keras_mask is None:
-                        values[id(node.outputs[0])] = layer.call(x, training=bool(training))
+                        if node is logits_of:
+                            values[id(node.outputs[0])] = layer.call_logits(x, training=bool(training))
+                            logits_of = True
+                        else:
+                            values[id(node.outputs[0])] = layer.call(x, training=bool(training))
                         continue
                 listed = node._list_input
                 if listed is not None and direct and layer.built and getattr(layer, "_fast_list_call", False):
@@ -216,7 +223,8 @@ class Functional(Model):
         finally:
             state.call_depth -= 1
             state.call_training = previous
-        return [values[id(t)] for t in self.outputs]
+        outputs = [values[id(t)] for t in self.outputs]
+        return outputs if logits_of is None else (outputs, logits_of is True)
 
     def layer_outputs(self, x, training=False):
         """[(layer, its output Tensor)] for every layer call of the graph, in the order they run (a layer
@@ -288,6 +296,41 @@ class Functional(Model):
         if plan.loss_layers:
             plan.clear_losses()
         return self._run_graph([Tensor._make(a, False, None) for a in x], training), plan
+
+    def _fused_head(self):
+        """(the output's node, compile_utils.fused_loss) when the one output is a layer's final softmax (sigmoid)
+        that the compiled crossentropy can take as logits, and no other layer reads that output; else None."""
+        cached = self.__dict__.get("_fused_cache")
+        if cached is not None:
+            return cached[0]
+        head = None
+        if len(self.outputs) == 1 and self._loss_fn is not None:
+            output = self.outputs[0]
+            history = output._keras_history
+            node = history.layer._inbound_nodes[history.node_index]
+            read_elsewhere = any(t is output for n in self._execution for t in n.input_tensors)
+            if id(node) in self._graph_nodes and len(node.outputs) == 1 and not read_elsewhere:
+                fused = fused_loss(node.layer, self._loss_fn)
+                head = None if fused is None else (node, fused)
+        self._fused_cache = (head,)
+        return head
+
+    def _forward_loss(self, x, y, training, sample_weight=None):
+        """One output with a softmax (sigmoid) before its crossentropy: the loss from the logits, as Sequential
+        computes it; everything else through the general path."""
+        spec = None if y is None else self._ensure_spec()
+        head = self._fused_head() if spec is not None and spec.single else None
+        if head is None:
+            return super()._forward_loss(x, y, training, sample_weight)
+        plan = self._training_plan()
+        if plan.loss_layers:
+            plan.clear_losses()
+        node, fused = head
+        (output,), from_logits = self._run_graph([Tensor._make(a, False, None) for a in x], training, node)
+        mask = getattr(output, "_keras_mask", None)
+        self._output_masks = None if mask is None else [mask.data]
+        loss, predictions = self._output_loss(output, y, sample_weight, fused if from_logits else None)
+        return self._with_extra_losses(loss, plan), predictions
 
     # ---- summary --------------------------------------------------------------------------------------
     def _summary_connected(self):

@@ -8,24 +8,18 @@
 """
 import numpy as np
 
-from .. import _state, activations, config, debug
+from .. import _state, config, debug
 from .._state import unique_name
 from ..layers import InputLayer, KerasTensor, Layer
 from ..layers.base import marks_built
 from ..layers.checks import shape_str
 from ..saving import serialization_lib
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor
 from ..utils import tree
 from ..variables import name_scope
 from .data import as_float_array
 from .model import Model, layer_output_shape
-from .compile_utils import from_logits_copy
-
-# Softmax (sigmoid) followed by its crossentropy is computed from the logits: log-softmax
-# never takes log(0), so a confident wrong prediction gives a large finite loss, not inf.
-_FUSABLE = (("softmax", "CategoricalCrossentropy"), ("softmax", "SparseCategoricalCrossentropy"),
-            ("sigmoid", "BinaryCrossentropy"))
-
+from .compile_utils import fused_loss
 
 class Sequential(Model):
     """A linear stack of layers."""
@@ -252,20 +246,12 @@ class Sequential(Model):
         return self.call(Tensor._make(x, False, None)).data
 
     # ---- one batch's loss ---------------------------------------------------------------------
-    def _compiled_changed(self):
-        self._fused_cache = None
-
     def _fused_loss(self):
         """The from_logits=True copy of the loss when the last layer ends in its matching activation."""
         key = (id(self._layers[-1]), id(self._loss_fn))
         if self._fused_cache is not None and self._fused_cache[0] == key:
             return self._fused_cache[1]
-        fused = None
-        activation = self._layers[-1].output_activation_name()
-        loss = self._loss_fn
-        if loss is not None and (activation, type(loss).__name__) in _FUSABLE and \
-                not getattr(loss, "from_logits", True) and getattr(loss, "axis", -1) == -1:
-            fused = (from_logits_copy(loss), activations.get(activation))
+        fused = fused_loss(self._layers[-1], self._loss_fn)
         self._fused_cache = (key, fused)
         return fused
 
@@ -299,33 +285,16 @@ class Sequential(Model):
         finally:
             state.call_depth -= 1
         self._output_masks = None if fused is not None or h._keras_mask is None else [h._keras_mask.data]
-        if fused is None:
-            loss = None if self._loss_fn is None else \
-                self._loss_fn(y, h) if sample_weight is None else self._loss_fn(y, h, sample_weight)
-            predictions = h.data
-        else:
+        if fused is not None:
             last = layers[-1]
             last._ensure_built(h.shape)
             if direct:
-                logits = last.call_logits(h, training=training)
+                h = last.call_logits(h, training=training)
             else:
                 with debug.layer_scope(last.name):
-                    logits = last.call_logits(h, training=training)
-            loss_from_logits, activation = fused
-            loss = loss_from_logits(y, logits) if sample_weight is None else loss_from_logits(y, logits, sample_weight)
-            predictions = None
-            if self._metric_entries:  # only metrics read the predictions: skip the softmax otherwise
-                with no_grad():
-                    predictions = activation(Tensor._make(logits.data, False, None)).data
-        if loss is not None and self._loss_weight is not None:
-            loss = loss * self._loss_weight
-        if plan.loss_layers or plan.regularized:
-            for penalty in plan.extra_losses():
-                loss = penalty if loss is None else loss + penalty
-        if loss is None:
-            raise ValueError(f"No loss to compute for model '{self.name}': pass loss= to compile(), or add losses "
-                             "in a layer's call with add_loss()")
-        return loss, predictions
+                    h = last.call_logits(h, training=training)
+        loss, predictions = self._output_loss(h, y, sample_weight, fused)
+        return self._with_extra_losses(loss, plan), predictions
 
     # ---- summary and configuration -------------------------------------------------------------
     def _summary_cells(self, layer):

@@ -99,7 +99,38 @@ class Trainer:
         return self._spec
 
     def _compiled_changed(self):
-        """Hook: the loss or the metrics changed (a model may cache what depends on them)."""
+        """The loss or the metrics changed: forget what was derived from them."""
+        self._fused_cache = None
+
+    # ---- the loss of a model with one output (Sequential and Functional's fast paths) ------------------
+    def _output_loss(self, output, y, sample_weight, fused):
+        """(the compiled loss of the one output, the predictions the metrics read). With ``fused`` (the loss
+        with from_logits=True, the activation; see compile_utils.fused_loss) ``output`` holds the logits, and
+        the activation runs only when a metric reads the predictions (None otherwise)."""
+        if fused is None:
+            loss_fn = self._loss_fn
+            loss = None if loss_fn is None else \
+                loss_fn(y, output) if sample_weight is None else loss_fn(y, output, sample_weight)
+            return loss, output.data
+        loss_from_logits, activation = fused
+        loss = loss_from_logits(y, output) if sample_weight is None else loss_from_logits(y, output, sample_weight)
+        predictions = None
+        if self._metric_entries:
+            with no_grad():
+                predictions = activation(Tensor._make(output.data, False, None)).data
+        return loss, predictions
+
+    def _with_extra_losses(self, loss, plan):
+        """The output's loss, weighted, plus add_loss values and weight penalties."""
+        if loss is not None and self._loss_weight is not None:
+            loss = loss * self._loss_weight
+        if plan.loss_layers or plan.regularized:
+            for penalty in plan.extra_losses():
+                loss = penalty if loss is None else loss + penalty
+        if loss is None:
+            raise ValueError(f"No loss to compute for model '{self.name}': pass loss= to compile(), or add losses "
+                             "in a layer's call with add_loss()")
+        return loss
 
     @property
     def metrics_names(self):
