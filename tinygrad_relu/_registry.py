@@ -37,6 +37,19 @@ def layer_class(name):
     return _LAYER_CLASSES.get(name) if isinstance(name, str) else None
 
 
+_SYMBOLIC_OP_HANDLER = []  # [handler]: the layers package's, set when it is imported
+
+
+def register_symbolic_op_handler(handler):
+    """How an ``ops`` function called on symbolic tensors (a functional model's inputs) records itself: the
+    layers package sets it (layers/op_layer.py), since ops know nothing of layers."""
+    _SYMBOLIC_OP_HANDLER[:] = [handler]
+
+
+def symbolic_op_handler():
+    return _SYMBOLIC_OP_HANDLER[0] if _SYMBOLIC_OP_HANDLER else None
+
+
 def model_class_names():
     return sorted(_MODEL_CLASSES)
 

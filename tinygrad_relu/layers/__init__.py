@@ -17,6 +17,7 @@ from .normalization import BatchNormalization, LayerNormalization, GroupNormaliz
 from .merging import (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot,
                       add, subtract, multiply, average, maximum, minimum, concatenate, dot)
 from .symbolic import KerasTensor
+from . import op_layer  # noqa: F401  (ops called on KerasTensors add nodes)
 from .embedding import Embedding
 from .masking import Masking
 from .rnn_cells import SimpleRNNCell, LSTMCell, GRUCell

@@ -10,11 +10,12 @@ A KerasTensor holds no values: using it as an array raises, and its only arithme
 ``+``, ``-`` and ``*`` with another KerasTensor, which calls the Add, Subtract and Multiply
 layers (registered in ``BINARY_LAYERS`` by layers/merging.py).
 """
+import operator
 from typing import NamedTuple
 
 import numpy as np
 
-from .. import _state
+from .. import _registry, _state, ops
 from ..tensor import Tensor, no_grad
 from ..utils import tree
 
@@ -30,7 +31,8 @@ class KerasHistory(NamedTuple):
 class KerasTensor:
     """A symbolic tensor: a shape and a dtype, and the layer call that produced it."""
 
-    __array_priority__ = 1000  # numpy defers to our operators (which then explain themselves)
+    __array_priority__ = 1000  # numpy defers to our operators
+    keras_symbolic = True  # what the ops namespace looks for (it cannot import this class)
 
     def __init__(self, shape, dtype="float32", name=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
@@ -56,30 +58,49 @@ class KerasTensor:
     def __bool__(self):
         raise TypeError(f"{self!r} is symbolic: it has no truth value (there are no values to test yet)")
 
-    def _binary(self, other, kind, symbol):
-        if not isinstance(other, KerasTensor):
-            raise TypeError(f"KerasTensor {symbol} {type(other).__name__}: arithmetic on symbolic tensors works "
-                            f"between two KerasTensors (it adds a {kind.capitalize()} layer); for a constant, "
-                            "write a custom layer")
-        return BINARY_LAYERS[kind]()([self, other])
+    def _binary(self, other, kind, reflected=False):
+        """Between two KerasTensors a merge layer (Add, Subtract, Multiply), as Keras' operators give; with a
+        constant, the ops function (a node of layers/op_layer.py)."""
+        if isinstance(other, KerasTensor) and kind in BINARY_LAYERS:
+            return BINARY_LAYERS[kind]()([other, self] if reflected else [self, other])
+        function = getattr(ops, kind)
+        return function(other, self) if reflected else function(self, other)
 
     def __add__(self, other):
-        return self._binary(other, "add", "+")
-
-    def __sub__(self, other):
-        return self._binary(other, "subtract", "-")
-
-    def __mul__(self, other):
-        return self._binary(other, "multiply", "*")
+        return self._binary(other, "add")
 
     def __radd__(self, other):
-        return self._binary(other, "add", "+")
+        return self._binary(other, "add", reflected=True)
 
-    def __rmul__(self, other):
-        return self._binary(other, "multiply", "*")
+    def __sub__(self, other):
+        return self._binary(other, "subtract")
 
     def __rsub__(self, other):
-        return self._binary(other, "subtract", "-")
+        return self._binary(other, "subtract", reflected=True)
+
+    def __mul__(self, other):
+        return self._binary(other, "multiply")
+
+    def __rmul__(self, other):
+        return self._binary(other, "multiply", reflected=True)
+
+    def __truediv__(self, other):
+        return self._binary(other, "divide")
+
+    def __rtruediv__(self, other):
+        return self._binary(other, "divide", reflected=True)
+
+    def __pow__(self, other):
+        return self._binary(other, "power")
+
+    def __matmul__(self, other):
+        return self._binary(other, "matmul")
+
+    def __neg__(self):
+        return ops.negative(self)
+
+    def __getitem__(self, key):  # x[:, 0] in a functional model: a node that indexes (layers/op_layer.py)
+        return _registry.symbolic_op_handler()("get_item", operator.getitem, (self, key), {})
 
 
 def is_symbolic(structure):
