@@ -102,14 +102,34 @@ def test_clone_model_of_a_subclassed_model():
     assert [w.shape for w in twin.weights] == [w.shape for w in model.weights]
 
 
-def test_a_subclass_passing_inputs_and_outputs_to_model_is_refused():
-    class FunctionalSubclass(keras.Model):
-        def __init__(self):
-            x = keras.Input((3,))
-            super().__init__(x, layers.Dense(1)(x))
+def functional_subclass(lib):
+    """Keras' subclassed functional model: layers made in __init__, super().__init__(inputs, outputs), own methods."""
+    class Encoder(lib.Model):
+        def __init__(self, units=4, **kwargs):
+            inputs = lib.Input((3,), name="features")
+            hidden = lib.layers.Dense(units, activation="relu", name="hidden")
+            outputs = lib.layers.Dense(2, name="head")(hidden(inputs))
+            super().__init__(inputs, outputs, **kwargs)
+            self.hidden, self.units = hidden, units
 
-    with pytest.raises(NotImplementedError, match="subclassed functional model"):
-        FunctionalSubclass()
+        def width(self):
+            return self.units
+    return Encoder
+
+
+def test_a_subclass_passing_inputs_and_outputs_is_a_functional_model_with_its_own_methods(request, tmp_path):
+    keras_module = request.getfixturevalue("keras")  # (this module names the package itself keras)
+    ours, theirs = functional_subclass(keras)(name="encoder"), functional_subclass(keras_module)(name="encoder")
+    assert isinstance(ours, keras.Model) and type(ours).__name__ == "Encoder" and ours.width() == 4
+    assert ours.hidden is ours.layers[1] and [layer.name for layer in ours.layers] == ["features", "hidden", "head"]
+    ours.set_weights([keras_module.ops.convert_to_numpy(w) for w in theirs.weights])
+    x = rng.standard_normal((6, 3)).astype(np.float32)
+    np.testing.assert_allclose(ours.predict(x, verbose=0), keras_module.ops.convert_to_numpy(theirs(x)), rtol=1e-6)
+    ours.compile("adam", "mse")
+    ours.fit(x, x[:, :2], epochs=2, verbose=0)
+    ours.save(tmp_path / "encoder.keras")  # revived as the functional graph it is
+    loaded = load_model(tmp_path / "encoder.keras", custom_objects={"Encoder": type(ours)})
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), ours.predict(x, verbose=0))
 
 
 # ---- custom losses ----------------------------------------------------------------------------------

@@ -77,10 +77,13 @@ class Model(Trainer, Layer):
 
     def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
         if args or "inputs" in kwargs or "outputs" in kwargs:
-            raise NotImplementedError(
-                f"{type(self).__name__}: passing inputs and outputs to a Model subclass's __init__ (a subclassed "
-                "functional model) is not supported; build keras.Model(inputs, outputs) and use it as a layer of "
-                "your subclass, or define call()")
+            # a subclass that calls super().__init__(inputs, outputs) is a functional model with the subclass's
+            # methods: as Keras does, the instance's class gains Functional as a base
+            functional = _registry.model_class("Functional")
+            if not isinstance(self, functional):
+                self.__class__ = _functional_subclass(type(self), functional)
+            functional.__init__(self, *args, name=name, trainable=trainable, **kwargs)
+            return
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"{type(self).__name__}: `name` must be a non-empty string, received {name!r}")
         Layer.__init__(self, name=name, trainable=trainable, dtype=dtype, **kwargs)
@@ -303,6 +306,19 @@ def _output_names_of(outputs):
     if isinstance(outputs, (list, tuple)):
         return [None] * len(tree.flatten(outputs))
     return None
+
+
+_FUNCTIONAL_SUBCLASSES = {}
+
+
+def _functional_subclass(cls, functional):
+    """``cls`` with Functional after it in the method order (made once per class): its own methods first, then
+    the graph's call, build and config."""
+    made = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if made is None:
+        made = _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, functional),
+                                                  {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return made
 
 
 def layer_output_shape(layer):
