@@ -385,6 +385,64 @@ def test_every_loss_crosses_both_ways_in_the_compile_config(keras, tmp_path, cas
     same_loss(mine, back)
 
 
+# ---- metrics in the compile config ----------------------------------------------------------------------------
+METRIC_CASES = {  # class -> (its options, the labels it takes: one-hot, class indices or soft targets)
+    "Accuracy": ({}, "onehot"), "BinaryAccuracy": ({"threshold": 0.3}, "onehot"),
+    "CategoricalAccuracy": ({}, "onehot"), "SparseCategoricalAccuracy": ({}, "sparse"),
+    "TopKCategoricalAccuracy": ({"k": 2}, "onehot"), "SparseTopKCategoricalAccuracy": ({"k": 2}, "sparse"),
+    "MeanSquaredError": ({}, "soft"), "MeanAbsoluteError": ({}, "soft"), "MeanAbsolutePercentageError": ({}, "soft"),
+    "MeanSquaredLogarithmicError": ({}, "soft"), "RootMeanSquaredError": ({}, "soft"),
+    "R2Score": ({"class_aggregation": "variance_weighted_average"}, "soft"),
+    "TruePositives": ({"thresholds": [0.2, 0.5]}, "onehot"), "FalsePositives": ({"thresholds": 0.3}, "onehot"),
+    "TrueNegatives": ({}, "onehot"), "FalseNegatives": ({"thresholds": [0.4]}, "onehot"),
+    "Precision": ({"thresholds": 0.4, "class_id": 1}, "onehot"), "Recall": ({"top_k": 2}, "onehot"),
+    "AUC": ({"num_thresholds": 50, "curve": "PR", "summation_method": "minoring"}, "onehot"),
+    "FBetaScore": ({"beta": 2.0, "average": "macro", "threshold": 0.4}, "onehot"),
+    "F1Score": ({"average": "weighted"}, "onehot"),
+    "IoU": ({"num_classes": 3, "target_class_ids": [0, 2], "sparse_y_pred": False}, "sparse"),
+    "MeanIoU": ({"num_classes": 3, "sparse_y_true": False, "sparse_y_pred": False}, "onehot"),
+}
+# Mean, Sum and MeanMetricWrapper take values or a function, not (y_true, y_pred); AutoAccuracy is 'accuracy' here
+NOT_COMPILE_METRICS = {"Mean", "Sum", "MeanMetricWrapper", "AutoAccuracy"}
+
+
+def test_the_metric_cases_cover_every_metric_class():
+    assert set(tr.metrics._CLASSES) - NOT_COMPILE_METRICS == set(METRIC_CASES)
+
+
+@pytest.mark.parametrize("case", sorted(METRIC_CASES))
+def test_every_metric_crosses_both_ways_in_the_compile_config(keras, tmp_path, case):
+    options, labels = METRIC_CASES[case]
+    x, onehot = data("mlp", n=24)
+    y = {"onehot": onehot, "sparse": onehot.argmax(-1), "soft": np.clip(onehot * 0.8 + 0.1, 0, 1)}[labels]
+    weights = rng.random(24).astype(np.float32)
+
+    def compiled(lib):
+        model = mlp(lib)
+        metric = getattr(lib.metrics, case)
+        model.compile(lib.optimizers.SGD(0.1), "sparse_categorical_crossentropy" if labels == "sparse" else "mse",
+                      metrics=[metric(name="plain", **options)], weighted_metrics=[metric(name="weighted", **options)])
+        return model
+
+    def same_values(ours, theirs):
+        expected = theirs.evaluate(x, y, sample_weight=weights, batch_size=8, verbose=0, return_dict=True)
+        assert set(expected) == {"loss", "plain", "weighted"}
+        got = ours.evaluate(x, y, sample_weight=weights, batch_size=8, verbose=0, return_dict=True)
+        assert set(got) == set(expected)
+        for key in expected:
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
+        if case != "Accuracy":  # (exact equality of softmax outputs and labels never holds: 0 either way)
+            assert not np.allclose(got["plain"], got["weighted"])  # the sample weights reached one of them only
+
+    compiled(keras).save(tmp_path / "k.keras")
+    theirs = keras.saving.load_model(tmp_path / "k.keras")
+    ours = load_model(tmp_path / "k.keras")
+    same_values(ours, theirs)
+    mine = compiled(tr)
+    mine.save(tmp_path / "o.keras")
+    same_values(mine, keras.saving.load_model(tmp_path / "o.keras"))
+
+
 # ---- weights files ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["seed_cnn", "residual", "batchnorm_prelu", "image_variants", "token_sequences",
                                   "masked_cells"])
