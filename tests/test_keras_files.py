@@ -118,19 +118,67 @@ def sequence_variants(lib):
         name="sequence_variants")
 
 
+def token_sequences(lib):
+    """Tokens through Embedding(mask_zero=True) (the mask reaching every recurrent layer), Bidirectional LSTM and
+    GRU (reset_after False) with merge modes, TimeDistributed, and a functional LSTM whose return_sequences and
+    return_state feed a GRU's initial state."""
+    L = lib.layers
+    x = lib.Input((7,), name="tokens")
+    e = L.Embedding(20, 6, mask_zero=True, name="embed")(x)
+    h = L.Bidirectional(L.LSTM(5, return_sequences=True), name="bi_lstm")(e)
+    h = L.Bidirectional(L.GRU(4, return_sequences=True, reset_after=False), merge_mode="sum", name="bi_gru")(h)
+    h = L.TimeDistributed(L.Dense(4, activation="relu"), name="per_step")(h)
+    seq, state_h, state_c = L.LSTM(3, return_sequences=True, return_state=True, name="lstm_states")(h)
+    last = L.GRU(3, go_backwards=True, name="gru_from_h")(seq, initial_state=[state_h])
+    out = L.Dense(3, activation="softmax", name="head")(L.Concatenate(name="cat")([last, state_c]))
+    return lib.Model(x, out, name="token_sequences")
+
+
+def masked_cells(lib):
+    """Masking ahead of RNN over each built-in cell, SimpleRNN, GRU (reset_after True), and Bidirectional's
+    'ave', 'mul' and None merges."""
+    L = lib.layers
+    x = lib.Input((6, 3), name="frames")
+    m = L.Masking(0.0, name="masking")(x)
+    h = L.RNN(L.SimpleRNNCell(4), return_sequences=True, name="rnn_simple")(m)
+    h = L.RNN(L.GRUCell(4, reset_after=True), return_sequences=True, go_backwards=True, name="rnn_gru")(h)
+    h = L.Bidirectional(L.RNN(L.LSTMCell(3), return_sequences=True), merge_mode="ave", name="bi_rnn_lstm")(h)
+    h = L.Bidirectional(L.SimpleRNN(3, return_sequences=True), merge_mode="mul", name="bi_simple")(h)
+    fwd, bwd = L.Bidirectional(L.GRU(2), merge_mode=None, name="bi_none")(h)
+    return lib.Model(x, L.Dense(2, activation="sigmoid", name="head")(L.Concatenate(name="cat")([fwd, bwd])),
+                     name="masked_cells")
+
+
 MODELS = {"mlp": (mlp, (12,)), "seed_cnn": (seed_cnn, (28, 28, 1)), "conv1d": (conv1d_net, (40, 3)),
           "batchnorm_prelu": (batchnorm_prelu, (10, 10, 2)), "residual": (residual_block, (12,)),
           "layer_zoo": (layer_zoo, (6, 8, 2)), "image_variants": (image_variants, (8, 8, 3)),
-          "sequence_variants": (sequence_variants, (12, 4))}
+          "sequence_variants": (sequence_variants, (12, 4)), "token_sequences": (token_sequences, (7,)),
+          "masked_cells": (masked_cells, (6, 3))}
 STOCHASTIC = {"layer_zoo", "sequence_variants"}  # its Dropout draws different masks in each library: no step-by-step comparison
 LOSSES = {"mlp": "categorical_crossentropy", "seed_cnn": "categorical_crossentropy", "conv1d": "binary_crossentropy",
           "batchnorm_prelu": "categorical_crossentropy", "residual": "categorical_crossentropy", "layer_zoo": "mse",
-          "image_variants": "categorical_crossentropy", "sequence_variants": "binary_crossentropy"}
+          "image_variants": "categorical_crossentropy", "sequence_variants": "binary_crossentropy",
+          "token_sequences": "categorical_crossentropy", "masked_cells": "binary_crossentropy"}
+
+
+def padded(x, n):
+    """Zero the last steps of each sample (a random count, the first sample none) and one inner step of sample 1:
+    what the masks skip."""
+    for i, cut in enumerate(rng.integers(0, x.shape[1] - 1, n)):
+        x[i, x.shape[1] - (cut if i else 0):] = 0
+    x[1, 2] = 0
+    return x
 
 
 def data(name, n=8):
-    shape, out = MODELS[name][1], {"conv1d": 2, "seed_cnn": 10, "layer_zoo": 5, "sequence_variants": 2}.get(name, 3)
-    x = rng.standard_normal((n,) + shape).astype(np.float32)
+    shape, out = MODELS[name][1], {"conv1d": 2, "seed_cnn": 10, "layer_zoo": 5, "sequence_variants": 2,
+                                   "masked_cells": 2}.get(name, 3)
+    if name == "token_sequences":
+        x = padded(rng.integers(1, 20, (n,) + shape).astype(np.float32), n)
+    elif name == "masked_cells":
+        x = padded(rng.standard_normal((n,) + shape).astype(np.float32), n)
+    else:
+        x = rng.standard_normal((n,) + shape).astype(np.float32)
     if LOSSES[name] == "binary_crossentropy":
         return x, rng.integers(0, 2, (n, out)).astype(np.float32)
     if LOSSES[name] == "mse":
@@ -337,8 +385,67 @@ def test_every_loss_crosses_both_ways_in_the_compile_config(keras, tmp_path, cas
     same_loss(mine, back)
 
 
+# ---- metrics in the compile config ----------------------------------------------------------------------------
+METRIC_CASES = {  # class -> (its options, the labels it takes: one-hot, class indices or soft targets)
+    "Accuracy": ({}, "onehot"), "BinaryAccuracy": ({"threshold": 0.3}, "onehot"),
+    "CategoricalAccuracy": ({}, "onehot"), "SparseCategoricalAccuracy": ({}, "sparse"),
+    "TopKCategoricalAccuracy": ({"k": 2}, "onehot"), "SparseTopKCategoricalAccuracy": ({"k": 2}, "sparse"),
+    "MeanSquaredError": ({}, "soft"), "MeanAbsoluteError": ({}, "soft"), "MeanAbsolutePercentageError": ({}, "soft"),
+    "MeanSquaredLogarithmicError": ({}, "soft"), "RootMeanSquaredError": ({}, "soft"),
+    "R2Score": ({"class_aggregation": "variance_weighted_average"}, "soft"),
+    "TruePositives": ({"thresholds": [0.2, 0.5]}, "onehot"), "FalsePositives": ({"thresholds": 0.3}, "onehot"),
+    "TrueNegatives": ({}, "onehot"), "FalseNegatives": ({"thresholds": [0.4]}, "onehot"),
+    "Precision": ({"thresholds": 0.4, "class_id": 1}, "onehot"), "Recall": ({"top_k": 2}, "onehot"),
+    "AUC": ({"num_thresholds": 50, "curve": "PR", "summation_method": "minoring"}, "onehot"),
+    "FBetaScore": ({"beta": 2.0, "average": "macro", "threshold": 0.4}, "onehot"),
+    "F1Score": ({"average": "weighted"}, "onehot"),
+    "IoU": ({"num_classes": 3, "target_class_ids": [0, 2], "sparse_y_pred": False}, "sparse"),
+    "MeanIoU": ({"num_classes": 3, "sparse_y_true": False, "sparse_y_pred": False}, "onehot"),
+}
+# Mean, Sum and MeanMetricWrapper take values or a function, not (y_true, y_pred); AutoAccuracy is 'accuracy' here
+NOT_COMPILE_METRICS = {"Mean", "Sum", "MeanMetricWrapper", "AutoAccuracy"}
+
+
+def test_the_metric_cases_cover_every_metric_class():
+    assert set(tr.metrics._CLASSES) - NOT_COMPILE_METRICS == set(METRIC_CASES)
+
+
+@pytest.mark.parametrize("case", sorted(METRIC_CASES))
+def test_every_metric_crosses_both_ways_in_the_compile_config(keras, tmp_path, case):
+    options, labels = METRIC_CASES[case]
+    x, onehot = data("mlp", n=24)
+    y = {"onehot": onehot, "sparse": onehot.argmax(-1), "soft": np.clip(onehot * 0.8 + 0.1, 0, 1)}[labels]
+    weights = rng.random(24).astype(np.float32)
+
+    def compiled(lib):
+        model = mlp(lib)
+        metric = getattr(lib.metrics, case)
+        model.compile(lib.optimizers.SGD(0.1), "sparse_categorical_crossentropy" if labels == "sparse" else "mse",
+                      metrics=[metric(name="plain", **options)], weighted_metrics=[metric(name="weighted", **options)])
+        return model
+
+    def same_values(ours, theirs):
+        expected = theirs.evaluate(x, y, sample_weight=weights, batch_size=8, verbose=0, return_dict=True)
+        assert set(expected) == {"loss", "plain", "weighted"}
+        got = ours.evaluate(x, y, sample_weight=weights, batch_size=8, verbose=0, return_dict=True)
+        assert set(got) == set(expected)
+        for key in expected:
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
+        if case != "Accuracy":  # (exact equality of softmax outputs and labels never holds: 0 either way)
+            assert not np.allclose(got["plain"], got["weighted"])  # the sample weights reached one of them only
+
+    compiled(keras).save(tmp_path / "k.keras")
+    theirs = keras.saving.load_model(tmp_path / "k.keras")
+    ours = load_model(tmp_path / "k.keras")
+    same_values(ours, theirs)
+    mine = compiled(tr)
+    mine.save(tmp_path / "o.keras")
+    same_values(mine, keras.saving.load_model(tmp_path / "o.keras"))
+
+
 # ---- weights files ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["seed_cnn", "residual", "batchnorm_prelu", "image_variants"])
+@pytest.mark.parametrize("name", ["seed_cnn", "residual", "batchnorm_prelu", "image_variants", "token_sequences",
+                                  "masked_cells"])
 def test_weights_h5_files_cross_both_ways(keras, tmp_path, name):
     build = MODELS[name][0]
     x, _ = data(name)
@@ -507,6 +614,24 @@ def test_keras_keys_that_mean_nothing_here_are_ignored(keras):
     batchnorm["synchronized"] = True  # the same statistics on one device (Keras' torch backend refuses it)
     model = model_from_json(json.dumps(config))
     assert [type(layer).__name__ for layer in model.layers] == ["Dense", "BatchNormalization"]
+
+
+def test_keras_mask_operations_are_dropped_only_when_they_are_the_layers_own_masks(keras):
+    """Keras writes a mask's computation as operation nodes (NotEqual, Any) feeding the masked layers' `mask`
+    keyword; here the layers pass masks on themselves, so those nodes go, and any other operation is refused."""
+    config = json.loads(token_sequences(keras).to_json())
+    assert "NotEqual" in [layer["class_name"] for layer in config["config"]["layers"]]
+    assert "NotEqual" not in [layer["class_name"] for layer in model_from_json(json.dumps(config)).get_config()[
+        "layers"]]
+    x = keras.Input((5, 3))  # a mask computed by hand, not by a layer here: its computation would be lost
+    out = keras.layers.LSTM(2)(x, mask=keras.ops.not_equal(keras.ops.sum(x, axis=-1), 1.0))
+    with pytest.raises(ValueError, match="operation node 'sum' \\(keras.src.ops.numpy.Sum\\)"):
+        model_from_json(keras.Model(x, out).to_json())
+    for layer in config["config"]["layers"]:  # Embedding's mask is not_equal(tokens, 0): another value is refused
+        if layer["class_name"] == "NotEqual":
+            layer["inbound_nodes"][0]["args"][1] = 3
+    with pytest.raises(ValueError, match="not the mask of an Embedding"):
+        model_from_json(json.dumps(config))
 
 
 # ---- Lambda: refused unless safe_mode=False, as in Keras ------------------------------------------------------

@@ -2,6 +2,8 @@
 
     onnx_graph.py   the graph under construction, and the walk of Sequential and Functional models
     onnx_layers.py  each layer's and each activation's ONNX form: one table entry per class
+    onnx_recurrent.py  the sequence layers' forms (Embedding, the recurrent layers, their wrappers), added
+                    to the same table
 
 The ONNX model is built with the ``onnx`` package (``pip install "tinygrad_relu[onnx]"``), checked with
 its checker, and written atomically. Its inputs are named after the model's input layers, its outputs
@@ -14,7 +16,8 @@ import numpy as np
 
 from ..saving.archive import atomic_write
 from .onnx_graph import DEFAULT_OPSET, MIN_OPSET, ExportError, Graph, convert_model, model_kind
-from .onnx_layers import ACTIVATIONS, CONVERTERS, convert_layer
+from .onnx_layers import ACTIVATIONS, CONVERTERS, NO_ONNX_FORM, convert_layer
+from . import onnx_recurrent  # noqa: F401  (registers the sequence layers' converters)
 
 _ELEMENT_TYPES = {"float32": "FLOAT", "float64": "DOUBLE"}
 
@@ -111,4 +114,4 @@ def to_onnx(model, opset_version=None):
     return onnx_model
 
 
-__all__ = ["export_model", "to_onnx", "ExportError", "ACTIVATIONS", "CONVERTERS"]
+__all__ = ["export_model", "to_onnx", "ExportError", "ACTIVATIONS", "CONVERTERS", "NO_ONNX_FORM"]

@@ -472,6 +472,10 @@ CONVERTERS = {
 }
 
 
+# the layer classes with no ONNX form, and why (onnx_recurrent.py adds its own)
+NO_ONNX_FORM = {L.Lambda: "its function is Python code: nothing to translate"}
+
+
 def _in_channels_last(g, call, converter):
     """A channels_first layer's call: its input moved channels-last, converted, and moved back when the output
     keeps the input's rank (a Flatten or a global pool's flat output needs no moving back)."""
@@ -486,6 +490,9 @@ def _in_channels_last(g, call, converter):
 def convert_layer(g, call):
     """Add ``call``'s layer to the graph with its converter; ExportError naming it when it has none."""
     converter = CONVERTERS.get(type(call.layer))
+    if type(call.layer) in NO_ONNX_FORM:
+        raise ExportError(f"layer '{call.layer.name}' ({type(call.layer).__name__}) has no ONNX form: "
+                          f"{NO_ONNX_FORM[type(call.layer)]}")
     if converter is None:
         known = ", ".join(sorted(cls.__name__ for cls in CONVERTERS))
         raise ExportError(f"layer '{call.layer.name}' ({type(call.layer).__name__}) has no ONNX form here; the layers "
@@ -495,4 +502,4 @@ def convert_layer(g, call):
     return converter(g, call)
 
 
-__all__ = ["ACTIVATIONS", "CONVERTERS", "activation", "convert_layer"]
+__all__ = ["ACTIVATIONS", "CONVERTERS", "NO_ONNX_FORM", "activation", "convert_layer"]

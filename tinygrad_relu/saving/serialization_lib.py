@@ -18,6 +18,7 @@ import numpy as np
 from .. import _registry, _state, initializers, losses, metrics, optimizers, regularizers
 from ..layers import LAYER_CLASSES, KerasTensor, Layer
 from ..layers.lambda_layer import load_lambda
+from .keras_masks import without_mask_operations
 from .object_registration import CustomObjectScope
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -174,6 +175,7 @@ def functional_from_config(cls, config, custom_objects=None):
     """Rebuild a Functional model (class ``cls``) from its get_config(): layers first, then their calls."""
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise ValueError("Functional.from_config: expected a dict with a 'layers' list")
+    config = without_mask_operations(config)
     created, pending = {}, []
     for i, data in enumerate(config["layers"]):
         if not isinstance(data, dict) or not isinstance(data.get("name"), str):
