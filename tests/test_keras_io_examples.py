@@ -11,6 +11,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "examples" / "keras_io" / "training_with_built_in_methods.py"
 FRAUD = ROOT / "examples" / "keras_io" / "imbalanced_classification.py"
+TIMESERIES = ROOT / "examples" / "keras_io" / "timeseries_classification_from_scratch.py"
 
 
 def run(script, tmp_path, with_keras=False, seed=0, timeout=900):
@@ -101,3 +102,28 @@ def test_the_fraud_example_agrees_with_keras(keras, fraud, tmp_path):
         assert ours["val_positives"] == theirs["val_positives"]
     within_seed_noise(ours_by_seed, theirs, "val_recall", 2 / theirs["val_positives"])  # steps of 1/13
     within_seed_noise(ours_by_seed, theirs, "val_fp_rate", 0.01)
+
+
+@pytest.fixture(scope="module")
+def timeseries(tmp_path_factory):
+    return run(TIMESERIES, tmp_path_factory.mktemp("timeseries"))
+
+
+@pytest.mark.slow
+def test_the_timeseries_example_trains_its_fully_convolutional_net(timeseries):
+    results, stdout = timeseries
+    assert results["history_keys"] == ["learning_rate", "loss", "sparse_categorical_accuracy", "val_loss",
+                                       "val_sparse_categorical_accuracy"]  # ReduceLROnPlateau logs the rate
+    assert results["test_accuracy"] > 0.6  # chance: 0.5
+    assert results["argmax_accuracy"] == pytest.approx(results["test_accuracy"])  # the reloaded best checkpoint
+    assert "global_average_pooling1d" in stdout and "(GlobalAveragePooling1D)" in stdout  # (the table wraps)
+
+
+@pytest.mark.slow
+def test_the_timeseries_example_agrees_with_keras(keras, timeseries, tmp_path):
+    ours_by_seed = [timeseries[0]] + [run(TIMESERIES, tmp_path, seed=seed)[0] for seed in (1, 2)]
+    theirs, _ = run(TIMESERIES, tmp_path, with_keras=True)
+    for ours in ours_by_seed:
+        assert ours["history_keys"] == theirs["history_keys"] and ours["epochs_run"] == theirs["epochs_run"]
+    within_seed_noise(ours_by_seed, theirs, "test_accuracy", 0.1)
+    within_seed_noise(ours_by_seed, theirs, "best_val_loss", 0.1)
