@@ -199,6 +199,8 @@ def from_logits_copy(loss):
 
 # ---- what compile() was given, as JSON for saving -------------------------------------------------
 def serialize_loss(identifier):
+    """A loss or metric as compile() was given it, as JSON: a name, Keras' serialized form, or the name of a
+    class or function."""
     if identifier is None or isinstance(identifier, str):
         return identifier
     if isinstance(identifier, type):
@@ -210,13 +212,8 @@ def serialize_loss(identifier):
 
 def serialize_metrics(metrics):
     def one(identifier):
-        if identifier is None or isinstance(identifier, str):
-            return identifier
-        if isinstance(identifier, type):
-            return identifier.__name__
-        if hasattr(identifier, "get_config"):
-            return _registry.serialize(identifier)
-        return getattr(identifier, "name", None) or getattr(identifier, "__name__", type(identifier).__name__)
+        named = serialize_loss(identifier)
+        return named if named is not None or identifier is None else type(identifier).__name__
     if metrics is None:
         return []
     if isinstance(metrics, dict):
