@@ -118,6 +118,11 @@ def variant_stub(module, isa):
 
 
 class BuildExt(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:  # compile the modules (and their ISA variants) on every core
+            self.parallel = os.cpu_count() or 1
+
     def run(self):
         super().run()
         if self.inplace or getattr(self, "editable_mode", False):
@@ -186,6 +191,6 @@ directives = {
 setup(
     # include_path: the .pyx files cimport the shared argument checks, cysrc/kernel_args.pxd
     ext_modules=cythonize(extensions, compiler_directives=directives, force=DEBUG or FLAVOR_CHANGED,
-                          include_path=["cysrc"]),
+                          include_path=["cysrc"], nthreads=os.cpu_count() or 1),
     cmdclass={"build_ext": BuildExt},
 )

@@ -134,7 +134,7 @@ def winograd_input(x, V, int m, Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t oh, Py_
     if T == 0 or C == 0:
         return
     if probing:
-        va = va[:, :va.shape[1] - 1]  # a view: only the tile count shrinks
+        va = va[:, :va.shape[1] - 1].copy()  # one tile short (a C-contiguous copy, as the kernel needs)
     if cnp.PyArray_TYPE(xa) == cnp.NPY_FLOAT:
         _input[float](_pixel_rows(xa), va, C, m, pt, pl, th, tw, parallel)
     else:
@@ -185,7 +185,7 @@ def winograd_output_grad(dy, dM, int m, bint parallel):
     if T == 0 or C == 0:
         return
     if probing:
-        da = da[:, :da.shape[1] - 1]
+        da = da[:, :da.shape[1] - 1].copy()
     if cnp.PyArray_TYPE(ga) == cnp.NPY_FLOAT:
         _output_grad[float](_pixel_rows(ga), da, C, m, th, tw, parallel)
     else:
@@ -480,7 +480,7 @@ def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize
     scratch_v = np.empty((threads, cells, band * tw if want_dx else 0, C), ga.dtype)
     dx_view = _pixel_rows(xa) if want_dx else scratch_v[0]
     if probing:
-        ma = ma[:, :ma.shape[1] - 1]
+        ma = ma[:, :ma.shape[1] - 1].copy()
     if dtype == cnp.NPY_FLOAT:
         _backward_data_fused[float](_pixel_rows(ga), ua, ma, dx_view, want_dx, scratch_v, band, rows, C, K, m, pt,
                                     pl, th, tw, &g, parallel)
