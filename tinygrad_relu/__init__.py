@@ -16,6 +16,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
+from . import _memory  # noqa: E402,F401  (glibc keeps a step's large arrays for the next: _memory.py)
+
 from .tensor import Tensor
 from .tensor import Function, no_grad, enable_grad, is_grad_enabled
 from .gradcheck import gradcheck, GradcheckError
