@@ -6,9 +6,10 @@ is one call of a layer on symbolic tensors: the layer, the call's arguments (Ker
 in place of values) and its output KerasTensors. Following the histories back from a
 model's outputs to its inputs gives the graph a Functional model runs.
 
-A KerasTensor holds no values: using it as an array raises, and its only arithmetic is
-``+``, ``-`` and ``*`` with another KerasTensor, which calls the Add, Subtract and Multiply
-layers (registered in ``BINARY_LAYERS`` by layers/merging.py).
+A KerasTensor holds no values: using it as an array raises. ``+``, ``-`` and ``*`` between two
+KerasTensors call the Add, Subtract and Multiply layers (registered in ``BINARY_LAYERS`` by
+layers/merging.py); the other operators, those with a constant, indexing and the ``ops``
+functions add a node that calls the op (layers/op_layer.py), as Keras 3's operations do.
 """
 import operator
 from typing import NamedTuple
