@@ -8,6 +8,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -69,3 +70,43 @@ def keras():
     if module.backend.backend() != "torch":
         pytest.skip("keras was imported earlier with another backend")
     return module
+
+
+# Loads a model file in a child process under an address-space cap and reports the outcome and the peak memory
+# growth: what the hostile-file tests of both formats ask of a bomb.
+_BOMB_LOADER = textwrap.dedent("""
+    import json, resource, sys
+    sys.path.insert(0, {repo!r})
+    resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+    try:
+        import h5py  # noqa: F401  (before the measurement: the Keras-format loader imports it lazily)
+    except ImportError:
+        pass
+    from tinygrad_relu.models import load_model
+    from tinygrad_relu.saving import ModelFileError
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        load_model({path!r})
+        outcome = "loaded"
+    except ModelFileError as err:
+        outcome = "ModelFileError: " + str(err)
+    except BaseException as err:
+        outcome = type(err).__name__ + ": " + str(err)
+    growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(json.dumps({{"outcome": outcome, "growth_mb": growth}}))
+""")
+
+
+@pytest.fixture(scope="session")
+def load_under_memory_cap():
+    """load(path) -> {"outcome": "loaded" | "ModelFileError: ..." | other error, "growth_mb": peak RSS growth}, the
+    load run in a child whose address space is capped at 1.5 GB."""
+    repo = str(pathlib.Path(__file__).resolve().parents[1])
+
+    def load(path):
+        script = _BOMB_LOADER.format(repo=repo, limit=int(1.5e9), path=str(path))
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    return load

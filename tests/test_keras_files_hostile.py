@@ -248,24 +248,6 @@ def test_not_a_weights_file(tmp_path):
 
 
 # ---- bombs, under a memory cap in a child process ---------------------------------------------------------
-BOMB_LOADER = textwrap.dedent("""
-    import json, resource, sys
-    sys.path.insert(0, {repo!r})
-    resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
-    import h5py  # (imported before the measurement: the loader imports it lazily)
-    from tinygrad_relu.models import load_model
-    from tinygrad_relu.saving import ModelFileError
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    try:
-        load_model({path!r})
-        outcome = "loaded"
-    except ModelFileError as err:
-        outcome = "ModelFileError: " + str(err)
-    except BaseException as err:
-        outcome = type(err).__name__ + ": " + str(err)
-    growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    print(json.dumps({{"outcome": outcome, "growth_mb": growth}}))
-""")
 
 
 def bomb_files(tmp_path):
@@ -321,12 +303,8 @@ def bombs(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and ru_maxrss in KiB: Linux")
 @pytest.mark.parametrize("bomb", BOMBS)
-def test_bombs_are_refused_under_a_memory_cap_with_a_small_peak(bombs, bomb):
-    script = BOMB_LOADER.format(repo=REPO, limit=int(1.5e9), path=str(bombs[bomb]))
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+def test_bombs_are_refused_under_a_memory_cap_with_a_small_peak(bombs, bomb, load_under_memory_cap):
+    result = load_under_memory_cap(bombs[bomb])
     assert result["outcome"].startswith("ModelFileError"), result
     assert result["growth_mb"] < 100, result
 
