@@ -10,6 +10,13 @@ OpenMP kernels'. Two controls, both found among the libraries already loaded in 
   their own OpenMP threads on products small enough (``CALLER_THREAD_MAX``) that OpenBLAS runs
   them on the calling thread.
 
+And one setting made on import: OpenBLAS's parallel jobs run on our OpenMP team
+(``install_runner``; ``TINYGRAD_RELU_BLAS_RUNNER=0`` leaves OpenBLAS's own pool). OpenBLAS's
+workers spin for about 2^28 cycles after each threaded product; on a 2-core machine they took a
+core from the kernels that ran next (cysrc/threads.pyx says more; docs/performance.md has the
+figures). This applies to every product numpy runs in the process, ours and the user's: the
+results are the same bits (OpenBLAS splits the work the same way), only the threads differ.
+
 Why the second: OpenBLAS splits a GEMM over its threads from about 2.6e5 multiply-adds on. For
 the small layers of a small MLP the split saves a few microseconds on an idle machine, but when
 the other core is busy (another process, PyTorch's OpenMP pool spinning) the calling thread waits
@@ -30,6 +37,8 @@ _SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads
             "openblas_set_num_threads64_", "openblas_set_num_threads")
 _GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
             "openblas_get_num_threads64_", "openblas_get_num_threads")
+_RUNNER_SETTERS = ("scipy_openblas_set_threads_callback_function64_", "scipy_openblas_set_threads_callback_function",
+                   "openblas_set_threads_callback_function64_", "openblas_set_threads_callback_function")
 _LOCAL_SETTERS = ("scipy_openblas_set_num_threads_local64_", "scipy_openblas_set_num_threads_local",
                   "openblas_set_num_threads_local64_", "openblas_set_num_threads_local")
 
@@ -131,3 +140,28 @@ def cblas_gemm():
         if sgemm is not None and dgemm is not None:
             return (ctypes.cast(sgemm, ctypes.c_void_p).value, ctypes.cast(dgemm, ctypes.c_void_p).value, int64)
     return None
+
+
+def install_runner(on=True):
+    """Run OpenBLAS's parallel jobs on our OpenMP team (on=False: on OpenBLAS's own pool again).
+
+    Returns whether it could: it needs an OpenBLAS with ``openblas_set_threads_callback_function``
+    (0.3.28 on) and kernels built with OpenMP.
+    """
+    from ._kernels import threads
+    setter = getattr(_lib, next((n for n in _RUNNER_SETTERS if hasattr(_lib, n)), ""), None) if _lib else None
+    if setter is None or not threads.openmp_enabled():
+        return False
+    threads.install_blas_runner(ctypes.cast(setter, ctypes.c_void_p).value, bool(on))
+    return True
+
+
+def runner_installed():
+    """Whether numpy's OpenBLAS runs its parallel jobs on our OpenMP team now (not in a forked child:
+    libgomp's team does not survive fork, so the child is handed back to OpenBLAS's pool)."""
+    from ._kernels import threads
+    return threads.blas_runner_on()
+
+
+if os.environ.get("TINYGRAD_RELU_BLAS_RUNNER", "1").strip() != "0":
+    install_runner()
