@@ -32,7 +32,7 @@ from libc.math cimport INFINITY
 from activation_drivers cimport Settings, no_settings, forward_pass, backward_pass
 from fastmath cimport fast_exp, fast_expm1, fast_log1p_unit, fast_tanh, fast_erfc, gelu_slope, libm_log, absolute, map_primitive
 from kernel_args cimport run_bounds_probe
-from row_reductions cimport row_dot, row_max, row_sum
+from row_reductions cimport row_dot, row_max, row_sum, row_exp_sum, check_row_fits
 
 import numpy as np
 
@@ -439,18 +439,16 @@ cdef int mish_backward_kernel(const floating[::1] g, const floating[::1] x, floa
 
 
 # ---- softmax over the last axis: rows of s.row_length elements, one after the other ----------
-# Row sums and maxima come from row_reductions.pxd: in a fixed order, so vectorized alike in
-# every build; the exp loops are separate passes so that they vectorize too.
+# Row sums, maxima and the exponential passes come from row_reductions.pxd (rowmath.h): in a fixed
+# order, so vectorized alike in every build, the last partial block of a row included.
 cdef int softmax_kernel(const floating[::1] x, floating[::1] y, const Settings* s) except -1 nogil:
     """y = e^(x - max) / sum(e^(x - max)) per row."""
     cdef Py_ssize_t r, j, start, cols = s.row_length
-    cdef floating m, inv, one = 1
+    cdef floating inv, one = 1
     for r in range(x.shape[0] // cols):
         start = r * cols
-        m = row_max(x, start, start + cols)
-        for j in range(start, start + cols):
-            y[j] = fast_exp(x[j] - m)
-        inv = one / row_sum(y, start, start + cols)
+        check_row_fits(start + cols, y.shape[0])
+        inv = one / row_exp_sum(x, y, True, start, start + cols, row_max(x, start, start + cols))
         for j in range(start, start + cols):
             y[j] = y[j] * inv
     return 0
@@ -470,15 +468,13 @@ cdef int softmax_backward_kernel(const floating[::1] g, const floating[::1] y, f
 
 
 cdef int log_softmax_kernel(const floating[::1] x, floating[::1] y, const Settings* s) except -1 nogil:
-    """y = x - max - log(sum(e^(x - max))) per row (y holds the exponentials until the last pass)."""
+    """y = x - max - log(sum(e^(x - max))) per row."""
     cdef Py_ssize_t r, j, start, cols = s.row_length
     cdef floating m, shift
     for r in range(x.shape[0] // cols):
         start = r * cols
         m = row_max(x, start, start + cols)
-        for j in range(start, start + cols):
-            y[j] = fast_exp(x[j] - m)
-        shift = m + libm_log(row_sum(y, start, start + cols))
+        shift = m + libm_log(row_exp_sum(x, y, False, start, start + cols, m))
         for j in range(start, start + cols):
             y[j] = x[j] - shift
     return 0
