@@ -14,143 +14,104 @@ cdef enum:
     MAX_CELLS = 36      # a*a for m = 4
 
 
-# ---- the 1-D transforms on LANES-vectors: src[k * ss + l] -> dst[k * ds + l], l < w --------
-cdef inline void _bt(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds,
-                     int m) noexcept nogil:
+# ---- the 1-D transforms on LANES-vectors: src[k * ss + l] -> dst[k * ds + l], l < LANES -------
+# In C (winograd_math.h) on GCC vectors: the same loops written here in Cython stayed mostly scalar.
+cdef extern from "winograd_math.h" nogil:
+    void tgr_bt_f(const float* s, Py_ssize_t ss, float* o, Py_ssize_t ds, int m)
+    void tgr_bt_d(const double* s, Py_ssize_t ss, double* o, Py_ssize_t ds, int m)
+    void tgr_b_f(const float* s, Py_ssize_t ss, float* o, Py_ssize_t ds, int m)
+    void tgr_b_d(const double* s, Py_ssize_t ss, double* o, Py_ssize_t ds, int m)
+    void tgr_at_f(const float* s, Py_ssize_t ss, float* o, Py_ssize_t ds, int m)
+    void tgr_at_d(const double* s, Py_ssize_t ss, double* o, Py_ssize_t ds, int m)
+    void tgr_a_f(const float* s, Py_ssize_t ss, float* o, Py_ssize_t ds, int m)
+    void tgr_a_d(const double* s, Py_ssize_t ss, double* o, Py_ssize_t ds, int m)
+    int TGR_W_LANES
+
+
+cdef inline void _bt(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds, int m) noexcept nogil:
     """o = B^T s (a values in, a out)."""
-    cdef Py_ssize_t l
-    cdef floating d0, d1, d2, d3, d4, d5, two = 2, four = 4, five = 5
-    if m == 2:
-        for l in range(LANES):
-            d0, d1, d2, d3 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l]
-            o[l] = d0 - d2
-            o[ds + l] = d1 + d2
-            o[2 * ds + l] = d2 - d1
-            o[3 * ds + l] = d1 - d3
+    if floating is float:
+        tgr_bt_f(s, ss, o, ds, m)
     else:
-        for l in range(LANES):
-            d0, d1, d2, d3, d4, d5 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l], s[4 * ss + l], s[5 * ss + l]
-            o[l] = four * d0 - five * d2 + d4
-            o[ds + l] = (d3 + d4) - four * (d1 + d2)
-            o[2 * ds + l] = (d4 - d3) + four * (d1 - d2)
-            o[3 * ds + l] = (d4 - d2) + two * (d3 - d1)
-            o[4 * ds + l] = (d4 - d2) - two * (d3 - d1)
-            o[5 * ds + l] = four * d1 - five * d3 + d5
+        tgr_bt_d(s, ss, o, ds, m)
 
 
-cdef inline void _b(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds,
-                    int m) noexcept nogil:
+cdef inline void _b(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds, int m) noexcept nogil:
     """o = B s: the adjoint of _bt."""
-    cdef Py_ssize_t l
-    cdef floating v0, v1, v2, v3, v4, v5, two = 2, four = 4, five = 5
-    if m == 2:
-        for l in range(LANES):
-            v0, v1, v2, v3 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l]
-            o[l] = v0
-            o[ds + l] = (v1 - v2) + v3
-            o[2 * ds + l] = (v1 + v2) - v0
-            o[3 * ds + l] = -v3
+    if floating is float:
+        tgr_b_f(s, ss, o, ds, m)
     else:
-        for l in range(LANES):
-            v0, v1, v2, v3, v4, v5 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l], s[4 * ss + l], s[5 * ss + l]
-            o[l] = four * v0
-            o[ds + l] = four * (v2 - v1) + two * (v4 - v3) + four * v5
-            o[2 * ds + l] = -five * v0 - four * (v1 + v2) - (v3 + v4)
-            o[3 * ds + l] = (v1 - v2) + two * (v3 - v4) - five * v5
-            o[4 * ds + l] = (v0 + v1 + v2) + (v3 + v4)
-            o[5 * ds + l] = v5
+        tgr_b_d(s, ss, o, ds, m)
 
 
-cdef inline void _at(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds,
-                     int m) noexcept nogil:
+cdef inline void _at(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds, int m) noexcept nogil:
     """o = A^T s (a values in, m out)."""
-    cdef Py_ssize_t l
-    cdef floating m0, m1, m2, m3, m4, m5, two = 2, four = 4, eight = 8
-    if m == 2:
-        for l in range(LANES):
-            m0, m1, m2, m3 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l]
-            o[l] = m0 + m1 + m2
-            o[ds + l] = m1 - m2 - m3
+    if floating is float:
+        tgr_at_f(s, ss, o, ds, m)
     else:
-        for l in range(LANES):
-            m0, m1, m2, m3, m4, m5 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l], s[4 * ss + l], s[5 * ss + l]
-            o[l] = m0 + (m1 + m2) + (m3 + m4)
-            o[ds + l] = (m1 - m2) + two * (m3 - m4)
-            o[2 * ds + l] = (m1 + m2) + four * (m3 + m4)
-            o[3 * ds + l] = (m1 - m2) + eight * (m3 - m4) + m5
+        tgr_at_d(s, ss, o, ds, m)
 
 
-cdef inline void _a(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds,
-                    int m) noexcept nogil:
+cdef inline void _a(const floating* s, Py_ssize_t ss, floating* o, Py_ssize_t ds, int m) noexcept nogil:
     """o = A s (m values in, a out): the adjoint of _at."""
-    cdef Py_ssize_t l
-    cdef floating y0, y1, y2, y3, even, odd, two = 2, four = 4, eight = 8
-    if m == 2:
-        for l in range(LANES):
-            y0, y1 = s[l], s[ss + l]
-            o[l] = y0
-            o[ds + l] = y0 + y1
-            o[2 * ds + l] = y0 - y1
-            o[3 * ds + l] = -y1
+    if floating is float:
+        tgr_a_f(s, ss, o, ds, m)
     else:
-        for l in range(LANES):
-            y0, y1, y2, y3 = s[l], s[ss + l], s[2 * ss + l], s[3 * ss + l]
-            o[l] = y0
-            even, odd = y0 + y2, y1 + y3
-            o[ds + l] = even + odd
-            o[2 * ds + l] = even - odd
-            even, odd = y0 + four * y2, two * y1 + eight * y3
-            o[3 * ds + l] = even + odd
-            o[4 * ds + l] = even - odd
-            o[5 * ds + l] = y3
+        tgr_a_d(s, ss, o, ds, m)
 
 
 # ---- LANES-vectors between a local block and a row of an (N, H, W*C) or (a*a, T, C) array ----
-# The full-width case has a constant trip count, so gcc emits vector moves instead of a memcpy
-# call per cell; lanes beyond w are zeroed so the transforms never compute on garbage.
+# The copies are winograd_math.h's on raw pointers (through the memoryview per element, gcc
+# reloaded its strides for every one). The memoryview indexing below is where the debug build
+# checks the bounds: the first and the last element each copy touches.
+cdef extern from "winograd_math.h" nogil:
+    void tgr_wload_f(float* d, const float* src, Py_ssize_t w)
+    void tgr_wload_d(double* d, const double* src, Py_ssize_t w)
+    void tgr_wzero_f(float* d)
+    void tgr_wzero_d(double* d)
+    void tgr_wstore_f(float* dst, const float* d, Py_ssize_t w)
+    void tgr_wstore_d(double* dst, const double* d, Py_ssize_t w)
+    void tgr_wadd_f(float* dst, const float* d, Py_ssize_t w)
+    void tgr_wadd_d(double* dst, const double* d, Py_ssize_t w)
+
+
 cdef inline int _load(floating* d, const floating[:, :, ::1] a, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t k,
                       Py_ssize_t w) except -1 nogil:
-    cdef Py_ssize_t l
-    cdef floating zero = 0
-    if w == LANES:
-        for l in range(LANES):
-            d[l] = a[i0, i1, k + l]
+    cdef const floating* src = &a[i0, i1, k]
+    cdef floating last = a[i0, i1, k + w - 1]  # the debug build's bounds check
+    if floating is float:
+        tgr_wload_f(d, src, w)
     else:
-        for l in range(w):
-            d[l] = a[i0, i1, k + l]
-        for l in range(w, LANES):
-            d[l] = zero
+        tgr_wload_d(d, src, w)
     return 0
 
 
 cdef inline void _zero(floating* d) noexcept nogil:
-    cdef Py_ssize_t l
-    cdef floating zero = 0
-    for l in range(LANES):
-        d[l] = zero
+    if floating is float:
+        tgr_wzero_f(d)
+    else:
+        tgr_wzero_d(d)
 
 
 cdef inline int _store(floating[:, :, ::1] a, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t k, const floating* d,
                        Py_ssize_t w) except -1 nogil:
-    cdef Py_ssize_t l
-    if w == LANES:
-        for l in range(LANES):
-            a[i0, i1, k + l] = d[l]
+    cdef floating* dst = &a[i0, i1, k]
+    cdef floating last = a[i0, i1, k + w - 1]  # the debug build's bounds check
+    if floating is float:
+        tgr_wstore_f(dst, d, w)
     else:
-        for l in range(w):
-            a[i0, i1, k + l] = d[l]
+        tgr_wstore_d(dst, d, w)
     return 0
 
 
 cdef inline int _add(floating[:, :, ::1] a, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t k, const floating* d,
                      Py_ssize_t w) except -1 nogil:
-    cdef Py_ssize_t l
-    if w == LANES:
-        for l in range(LANES):
-            a[i0, i1, k + l] += d[l]
+    cdef floating* dst = &a[i0, i1, k]
+    cdef floating last = a[i0, i1, k + w - 1]  # the debug build's bounds check
+    if floating is float:
+        tgr_wadd_f(dst, d, w)
     else:
-        for l in range(w):
-            a[i0, i1, k + l] += d[l]
+        tgr_wadd_d(dst, d, w)
     return 0
 
 
