@@ -6,7 +6,7 @@ Environment variables:
   TINYGRAD_RELU_NO_OPENMP=1  build without OpenMP even where the compiler supports it
 
 The activation kernels are built once per instruction set (see ISA_VARIANTS) and the widest one
-the CPU runs is chosen at import (tinygrad_relu/_kernels/activations.py).
+the CPU runs is chosen at import (tinygrad_relu/_kernels/_isa.py); so are the Winograd transforms.
 """
 import glob
 import os
@@ -79,7 +79,7 @@ MODULE_FLAGS = {"conv": ["-falign-loops=32"]}
 # variant) keeps gcc from fusing a * b + c into one FMA, which rounds once instead of twice: the
 # variants then compute bit-identical results (tests/test_isa_dispatch.py), so the ulp bounds
 # measured on one hold for all. A compiler that rejects a variant's flags gets the baseline only.
-VARIANT_MODULES = ("activations",)
+VARIANT_MODULES = ("activations", "winograd")
 ISA_VARIANTS = {"baseline": [], "avx2": ["-mavx2"],
                 "avx512": ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mprefer-vector-width=512"]}
 VARIANT_STUBS = os.path.join("build", "isa_variants")

@@ -1,4 +1,5 @@
-"""Run-time CPU dispatch of the activation kernels (setup.py's ISA_VARIANTS, _kernels/activations.py).
+"""Run-time CPU dispatch of the activation kernels and the Winograd transforms (setup.py's ISA_VARIANTS,
+_kernels/_isa.py).
 
 Every build the CPU can run must give bit-identical results to the baseline build, for every
 kernel, forward and backward, float32 and float64, on random values, the exp/erfc tails and the
@@ -88,7 +89,9 @@ def test_this_machine_has_the_variants_the_compiler_could_build():
     import platform
     if platform.machine() not in ("x86_64", "AMD64"):
         pytest.skip("ISA variants exist for x86-64 only")
+    from tinygrad_relu._kernels import winograd
     assert activations.built_isas() == ("baseline", "avx2", "avx512")
+    assert winograd.built_isas() == ("baseline", "avx2", "avx512")
 
 
 def run_forced(isa, code):
@@ -123,3 +126,46 @@ def test_activation_accuracy_tests_pass_on_every_build(isa):
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert " passed" in run.stdout
+
+
+def winograd_outputs(K, dtype):
+    """Every Winograd kernel def of one build on the same random problems: the fused forward and
+    backward (both m, partial tiles, a channel count 16 does not divide) and the unfused transforms."""
+    from tinygrad_relu.ops import winograd as ops
+    rng = np.random.default_rng(5)
+    out = []
+    for (H, C, Kc, m, pad) in [(10, 16, 16, 4, 0), (9, 20, 24, 4, 1), (12, 16, 35, 2, 1), (7, 3, 5, 2, 0)]:
+        x = rng.standard_normal((2, H, H, C)).astype(dtype)
+        U = ops.filter_transform(rng.standard_normal((3, 3, C, Kc)).astype(dtype), m)
+        bias = rng.standard_normal(Kc).astype(dtype)
+        oh = H + 2 * pad - 2
+        th = -(-oh // m)
+        T, cells = 2 * th * th, (m + 2) ** 2
+        y, V = np.empty((2, oh, oh, Kc), dtype), np.empty((cells, T, C), dtype)
+        K.winograd_forward_fused(x, U, y, bias, V, m, pad, pad, True, ops.GEMM, 262144, 2, True)
+        dy = rng.standard_normal(y.shape).astype(dtype)
+        dM, dx, dU = np.empty((cells, T, Kc), dtype), np.empty_like(x), np.empty((cells, C, Kc), dtype)
+        K.winograd_backward_fused(dy, U, V, dM, dx, dU, m, pad, pad, ops.GEMM, 262144, 2, True)
+        V2, y2 = np.empty_like(V), np.empty_like(y)
+        K.winograd_input(x, V2, m, pad, pad, oh, oh, False)
+        K.winograd_output(rng.standard_normal((cells, T, Kc)).astype(dtype), y2, bias, m, True, False)
+        dM2, dx2 = np.empty_like(dM), np.empty_like(x)
+        K.winograd_output_grad(dy, dM2, m, False)
+        K.winograd_input_grad(rng.standard_normal(V.shape).astype(dtype), dx2, m, pad, pad, oh, oh, False)
+        out += [y, V, dM, dx, dU, V2, y2, dM2, dx2]
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_winograd_build_the_cpu_runs_is_bit_identical_to_the_baseline(dtype):
+    from tinygrad_relu._kernels import winograd
+    from tinygrad_relu.ops import winograd as ops
+    if ops.GEMM is None:
+        pytest.skip("no CBLAS for the fused kernels")
+    runnable = [isa for isa in winograd.built_isas() if isa in cpu.supported_isas()]
+    assert runnable[0] == "baseline" and winograd.ISA == runnable[-1]
+    reference = winograd_outputs(importlib.import_module("tinygrad_relu._kernels.winograd_baseline"), dtype)
+    for isa in runnable[1:]:
+        for i, (a, b) in enumerate(zip(winograd_outputs(importlib.import_module(f"tinygrad_relu._kernels.winograd_{isa}"),
+                                                        dtype), reference)):
+            np.testing.assert_array_equal(a, b, err_msg=f"output {i}, {isa}")
