@@ -385,19 +385,6 @@ cdef Gemm _gemm_functions(tuple gemm) except *:
     return g
 
 
-cpdef Py_ssize_t padded_rows(Py_ssize_t rows, Py_ssize_t C, Py_ssize_t itemsize):
-    """rows, plus one when the cells of a thread's scratch block (rows x C each) would lie a multiple
-    of 4 KiB apart: the rows to allocate for it.
-
-    A tile's transform touches the same place in every one of its a*a cells. 4 KiB apart, those
-    places map to one set of the L1 cache (8 ways on current x86), so the 36 cells of F(4x4, 3x3)
-    evicted each other on every tile; with a batch of 128 every layer of the wide convnet was
-    spaced so. One more row moves each cell to another set (measured on that convnet's training
-    step: about 8% less CPU time, 4 alternated pairs of runs).
-    """
-    return rows + 1 if (rows * C * itemsize) % 4096 == 0 else rows
-
-
 cdef Py_ssize_t _rows_within(str fn, Py_ssize_t gemm_max, Py_ssize_t a, Py_ssize_t b) except -1:
     """The most rows a product with inner sizes a and b may have and stay within gemm_max multiply-adds."""
     check_range(fn, "gemm_max", gemm_max, 1)
@@ -439,8 +426,8 @@ def winograd_forward_fused(x, U, y, bias, V, int m, Py_ssize_t pt, Py_ssize_t pl
     cdef Py_ssize_t rows = min(_rows_within(fn, gemm_max, C, K), T)
     if T == 0 or C == 0 or K == 0:
         return
-    scratch_m = np.empty((threads, cells, padded_rows(rows, K, xa.itemsize), K), xa.dtype)
-    scratch_v = np.empty((threads, cells, 0 if keep else padded_rows(rows, C, xa.itemsize), C), xa.dtype)
+    scratch_m = np.empty((threads, cells, rows, K), xa.dtype)
+    scratch_v = np.empty((threads, cells, 0 if keep else rows, C), xa.dtype)
     if probing:
         ya = ya[:ya.shape[0] - 1]
     if dtype == cnp.NPY_FLOAT:
@@ -490,7 +477,7 @@ def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize
     cdef Py_ssize_t band = max(1, min(th, max(rows, 64) // tw))  # tile rows per dV block
     if T == 0 or C == 0 or K == 0:
         return
-    scratch_v = np.empty((threads, cells, padded_rows(band * tw, C, ga.itemsize) if want_dx else 0, C), ga.dtype)
+    scratch_v = np.empty((threads, cells, band * tw if want_dx else 0, C), ga.dtype)
     dx_view = _pixel_rows(xa) if want_dx else scratch_v[0]
     if probing:
         ma = ma[:, :ma.shape[1] - 1].copy()

@@ -355,11 +355,3 @@ def test_debug_build_index_errors_come_out_of_every_transform(case, parallel):
 def test_release_build_probe_refuses():
     with pytest.raises(RuntimeError, match="bounds_probe: this build has no bounds checks"):
         W.bounds_probe(print, "never printed")
-
-
-@pytest.mark.parametrize("rows,C,itemsize,expected", [(64, 64, 4, 65), (63, 64, 4, 63), (4608, 64, 4, 4609),
-                                                      (512, 128, 4, 513), (10, 3, 4, 10), (512, 1, 8, 513)])
-def test_padded_rows_move_cells_off_4k_multiples(rows, C, itemsize, expected):
-    assert W.padded_rows(rows, C, itemsize) == expected
-    assert (W.padded_rows(rows, C, itemsize) * C * itemsize) % 4096 != 0
-
