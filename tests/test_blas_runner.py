@@ -120,3 +120,21 @@ print(os.waitstatus_to_exitcode(status), _blas.runner_installed() and np.array_e
 def test_a_forked_child_multiplies_too():
     code, ok = _run(FORK, timeout=60, OPENBLAS_NUM_THREADS="2")
     assert (code, ok) == ("0", "True")
+
+
+SPIN = """
+import os, tinygrad_relu
+from tinygrad_relu import _blas
+print(_blas.runner_installed(), os.environ.get("GOMP_SPINCOUNT", "unset"))
+"""
+
+
+def test_the_team_spins_briefly_only_with_the_runner_and_the_user_value_wins():
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    runs = {}
+    for name, extra in (("default", {}), ("off", {"TINYGRAD_RELU_BLAS_RUNNER": "0"}), ("user", {"GOMP_SPINCOUNT": "7"})):
+        run = subprocess.run([sys.executable, "-c", SPIN], env=dict(env, **extra), capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0, run.stderr
+        runs[name] = run.stdout.split()
+    assert runs == {"default": ["True", "300000"], "off": ["False", "unset"], "user": ["True", "7"]}

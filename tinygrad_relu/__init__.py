@@ -11,11 +11,13 @@ import os
 # OpenMP workers that spin after a parallel region fight numpy's BLAS threads for the cores
 # (an im2col after a matrix product ran 30x slower: docs/performance.md, "Measurements behind the thresholds").
 # Sleeping workers cost nothing measurable here. libgomp reads this once, at load; a value
-# the user set wins.
+# the user set wins. (Where numpy's OpenBLAS runs its jobs on our team instead, _blas.py lets the
+# workers spin briefly: it is imported before any kernel module loads libgomp.)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
+from . import _blas  # noqa: E402,F401  (numpy's OpenBLAS runs its parallel jobs on our OpenMP team)
 from . import _memory  # noqa: E402,F401  (glibc keeps a step's large arrays for the next: _memory.py)
 
 from .tensor import Tensor

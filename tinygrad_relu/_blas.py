@@ -142,6 +142,10 @@ def cblas_gemm():
     return None
 
 
+def _runner_setter():
+    return getattr(_lib, next((n for n in _RUNNER_SETTERS if hasattr(_lib, n)), ""), None) if _lib else None
+
+
 def install_runner(on=True):
     """Run OpenBLAS's parallel jobs on our OpenMP team (on=False: on OpenBLAS's own pool again).
 
@@ -149,7 +153,7 @@ def install_runner(on=True):
     (0.3.28 on) and kernels built with OpenMP.
     """
     from ._kernels import threads
-    setter = getattr(_lib, next((n for n in _RUNNER_SETTERS if hasattr(_lib, n)), ""), None) if _lib else None
+    setter = _runner_setter()
     if setter is None or not threads.openmp_enabled():
         return False
     threads.install_blas_runner(ctypes.cast(setter, ctypes.c_void_p).value, bool(on))
@@ -163,5 +167,15 @@ def runner_installed():
     return threads.blas_runner_on()
 
 
-if os.environ.get("TINYGRAD_RELU_BLAS_RUNNER", "1").strip() != "0":
+# The team's workers sleep as soon as a parallel region ends (tinygrad_relu/__init__.py sets
+# OMP_WAIT_POLICY=PASSIVE, so that they never spin against OpenBLAS's own threads). With the runner
+# there are no such threads, and a product's jobs then waited for a futex wake-up each time (about
+# 100 us here): a 7.5M multiply-add product took 242 us against 127 us on OpenBLAS's spinning pool,
+# and the MLP and MNIST-1D CNN steps (benchmarks, workloads a and d) lost 20-40%. So the workers
+# poll GOMP_SPINCOUNT=300000 times (libgomp's own default without OMP_WAIT_POLICY; a few ms) before
+# they sleep: with it, steps alternated in one process ran as fast on the runner as on OpenBLAS's
+# pool (a: 3.22 / 3.16 ms, d: 3.42 / 3.43 ms; 30000 polls still lost 15%). libgomp reads it once,
+# when our first kernel module loads, which is next; a value the user set wins.
+if os.environ.get("TINYGRAD_RELU_BLAS_RUNNER", "1").strip() != "0" and _runner_setter() is not None:
+    os.environ.setdefault("GOMP_SPINCOUNT", "300000")
     install_runner()
