@@ -320,6 +320,32 @@ def test_the_trainer_shares_its_time_fairly():
         scheduler.stop()
 
 
+def test_a_request_waiting_for_the_lock_goes_before_the_next_slice():
+    """While the page's pause waits for a slice to end, the trainer does not start another one on
+    that session (Python's locks are not fair: the trainer used to win them back-to-back)."""
+    scheduler = Scheduler(max_sessions=1)
+    session = scheduler.create(small())
+    session.notify = session.outbox.clear  # a page that reads every message at once
+    session.outbox.clear()
+    session.control("play")
+    assert session.wants_time()
+    session.lock.acquire()  # a slice under way
+    try:
+        pause = threading.Thread(target=session.control, args=("pause",))
+        pause.start()
+        deadline = time.time() + 5
+        while not session.requests and time.time() < deadline:
+            time.sleep(0.001)
+        assert session.requests == 1 and not session.wants_time()
+    finally:
+        session.lock.release()
+    pause.join(timeout=5)
+    assert not pause.is_alive() and session.requests == 0 and not session.playing
+    session.control("play")
+    assert session.wants_time()
+    scheduler.stop()
+
+
 def test_a_removed_session_trains_no_more_and_the_cap_holds():
     scheduler = Scheduler(max_sessions=2).start()
     try:

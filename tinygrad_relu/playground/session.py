@@ -31,6 +31,12 @@ class Session:
     def __init__(self, session_id, settings):
         self.id = session_id
         self.lock = threading.RLock()
+        # Requests from the page (control) waiting for the lock: the trainer leaves the session alone
+        # until they are in. Python's locks are not fair: with both cores busy (training, and our
+        # OpenMP workers polling after each parallel region) a pause waited while a light session
+        # ran dozens of slices, each re-taking the lock first.
+        self.requests = 0
+        self._requests_lock = threading.Lock()
         self.outbox = collections.deque()
         self.notify = None          # callable: wake the stream that drains outbox
         self.playing = False
@@ -83,6 +89,15 @@ class Session:
 
     # ---- controls ----------------------------------------------------------------------------
     def control(self, action):
+        with self._requests_lock:
+            self.requests += 1
+        try:
+            self._control(action)
+        finally:
+            with self._requests_lock:
+                self.requests -= 1
+
+    def _control(self, action):
         with self.lock:
             if action == "play":
                 self.playing = True
@@ -99,7 +114,8 @@ class Session:
 
     def wants_time(self):
         """Whether the scheduler has work here (and the page keeps up with what it was sent)."""
-        return not self.closed and (self.playing or self.pending_steps > 0) and len(self.outbox) < MAX_OUTBOX
+        return (not self.closed and (self.playing or self.pending_steps > 0) and len(self.outbox) < MAX_OUTBOX
+                and not self.requests)
 
     # ---- training ----------------------------------------------------------------------------
     def _next_batch(self):
