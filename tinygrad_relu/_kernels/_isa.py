@@ -48,11 +48,18 @@ def load(module, what):
                       "`python setup.py build_ext --inplace` or `pip install .`")
 
 
-def public(built):
-    """The names a dispatcher module re-exports from its build."""
-    return {name: value for name, value in vars(built).items() if not name.startswith("__")}
-
-
 def built_isas(module):
     """The builds of ``module`` present, narrowest first (each importable where the CPU supports it)."""
     return tuple(isa for isa in ISAS if importlib.util.find_spec(f"{__package__}.{module}_{isa}") is not None)
+
+
+def install(namespace, module, what):
+    """Fill a dispatcher module's namespace: every public name of the chosen build, ``ISA`` (which
+    build), ``ISAS`` and ``built_isas()``."""
+    isa, built = load(module, what)
+    namespace.update({name: value for name, value in vars(built).items() if not name.startswith("__")})
+
+    def present():
+        """The builds present, narrowest first (each importable where the CPU supports it)."""
+        return built_isas(module)
+    namespace.update(ISA=isa, ISAS=ISAS, built_isas=present)

@@ -6,12 +6,4 @@ build gives the same bits.
 """
 from . import _isa
 
-ISAS = _isa.ISAS
-ISA, _module = _isa.load("winograd", "Winograd transforms")
-globals().update(_isa.public(_module))
-del _module
-
-
-def built_isas():
-    """The builds present, narrowest first (each importable where the CPU supports it)."""
-    return _isa.built_isas("winograd")
+_isa.install(globals(), "winograd", "Winograd transforms")
