@@ -42,11 +42,13 @@ from cython.parallel cimport prange, threadid
 from kernel_args cimport (ANY_FLOAT, readable, writable, check_ndim, check_range, shape_of, probing,
                           run_bounds_probe)
 from winograd_tiles cimport (input_tile, output_tile, output_grad_tile, input_grad_tiles, input_grad_image,
-                             zero_image)
+                             zero_image, LANES, TGR_W_LANES)
 
 import numpy as np
 
 cnp.import_array()
+if LANES != TGR_W_LANES:  # winograd_tiles.pxd's blocks and winograd_math.h's vectors must agree
+    raise ImportError(f"winograd: LANES is {LANES} in winograd_tiles.pxd but {TGR_W_LANES} in winograd_math.h")
 
 # ---- loops over tiles ---------------------------------------------------------------------
 cdef int _input(const floating[:, :, ::1] x, floating[:, :, ::1] V, Py_ssize_t C, int m, Py_ssize_t pt,
