@@ -41,30 +41,30 @@ cdef extern from *:
         return NULL;
     }
     static int tgr_blas_jobs_run = 0, tgr_blas_jobs_fallback = 0;  /* counters for the tests */
-    /* Every job at once on threads of its own (job 0 on the caller); a thread that cannot be
-       created runs its job on the caller before the others are joined, which only deadlocks
-       where OpenBLAS's own pool could not have started either. */
+    /* Every job at once on threads of its own (job 0 on the caller). A thread that cannot be
+       created (or a failed allocation) leaves its job to the caller after job 0, which can only
+       deadlock where OpenBLAS's own pool could not have started its threads either. */
     static void tgr_run_on_pthreads(tgr_dojob_t dojob, int numjobs, size_t elsize, void *jobdata, int dojob_data) {
-        tgr_job_t jobs[64];
-        pthread_t ids[64];
-        int started[64];
-        int i;
-        for (i = 1; i < numjobs && i < 64; i++) {
+        tgr_job_t *jobs = (tgr_job_t *)calloc((size_t)numjobs, sizeof(tgr_job_t));
+        pthread_t *ids = (pthread_t *)calloc((size_t)numjobs, sizeof(pthread_t));
+        char *started = (char *)calloc((size_t)numjobs, 1);
+        int i, ok = jobs != NULL && ids != NULL && started != NULL;
+        for (i = 1; ok && i < numjobs; i++) {
             jobs[i].dojob = dojob; jobs[i].i = i; jobs[i].dojob_data = dojob_data;
             jobs[i].data = (char *)jobdata + (size_t)i * elsize;
             started[i] = pthread_create(&ids[i], NULL, tgr_job_main, &jobs[i]) == 0;
         }
         dojob(0, jobdata, dojob_data);
-        for (i = 1; i < numjobs && i < 64; i++) {
-            if (started[i]) pthread_join(ids[i], NULL);
-            else dojob(i, jobs[i].data, dojob_data);
+        for (i = 1; i < numjobs; i++) {
+            if (ok && started[i]) pthread_join(ids[i], NULL);
+            else dojob(i, (char *)jobdata + (size_t)i * elsize, dojob_data);
         }
+        free(jobs); free(ids); free(started);
     }
     static void tgr_blas_runner(int sync, tgr_dojob_t dojob, int numjobs, size_t elsize, void *jobdata,
                                 int dojob_data) {
         (void)sync;  /* OpenBLAS always waits for the jobs: so do we */
         if (numjobs <= 0) return;
-        if (numjobs > 64) abort();  /* OpenBLAS's MAX_CPU_NUMBER in these wheels is 64 */
     #ifdef _OPENMP
         if (!omp_in_parallel()) {
             int team = 0;
