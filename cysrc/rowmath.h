@@ -11,8 +11,7 @@
  * four xmm under SSE2): each step is a plain elementwise add, compare or select, the same
  * IEEE operation per lane whatever the width. gcc left the same loop written with a float[16]
  * array scalar for the maximum (a chain of 16 maxss per block), which made softmax's forward
- * slower than PyTorch's. Compilers without vector extensions get the array form: the same
- * operations in the same order, so the same bits.
+ * slower than PyTorch's.
  *
  * The exponentials of a row (tgr_row_exp_*) go LANES at a time through fastmath.h's exp, the
  * last partial block too: it is copied into a block padded with -inf (whose exp is 0, which
@@ -85,38 +84,7 @@ static inline T tgr_row_max_##SUFFIX(const T *a, ptrdiff_t n) {                 
     return m;                                                                                     \
 }
 #else
-#define TGR_ROWMATH_DEFINE(T, IT, SUFFIX)                                                          \
-static inline T tgr_tree_##SUFFIX(T *p) {                                                         \
-    int k, width;                                                                                 \
-    for (width = TGR_ROW_LANES / 2; width > 0; width /= 2)                                        \
-        for (k = 0; k < width; k++) p[k] = p[k] + p[k + width];                                   \
-    return p[0];                                                                                  \
-}                                                                                                 \
-static inline T tgr_row_sum_##SUFFIX(const T *a, ptrdiff_t n) {                                   \
-    T p[TGR_ROW_LANES] = {0}; ptrdiff_t j = 0; int k;                                             \
-    for (; j + TGR_ROW_LANES <= n; j += TGR_ROW_LANES)                                            \
-        for (k = 0; k < TGR_ROW_LANES; k++) p[k] = p[k] + a[j + k];                               \
-    T total = tgr_tree_##SUFFIX(p);                                                               \
-    for (; j < n; j++) total = total + a[j];                                                      \
-    return total;                                                                                 \
-}                                                                                                 \
-static inline T tgr_row_dot_##SUFFIX(const T *a, const T *b, ptrdiff_t n) {                       \
-    T p[TGR_ROW_LANES] = {0}; ptrdiff_t j = 0; int k;                                             \
-    for (; j + TGR_ROW_LANES <= n; j += TGR_ROW_LANES)                                            \
-        for (k = 0; k < TGR_ROW_LANES; k++) p[k] = p[k] + a[j + k] * b[j + k];                    \
-    T total = tgr_tree_##SUFFIX(p);                                                               \
-    for (; j < n; j++) total = total + a[j] * b[j];                                               \
-    return total;                                                                                 \
-}                                                                                                 \
-static inline T tgr_row_max_##SUFFIX(const T *a, ptrdiff_t n) {                                   \
-    T p[TGR_ROW_LANES], m = -(T)INFINITY; ptrdiff_t j = 0; int k;                                 \
-    for (k = 0; k < TGR_ROW_LANES; k++) p[k] = -(T)INFINITY;                                      \
-    for (; j + TGR_ROW_LANES <= n; j += TGR_ROW_LANES)                                            \
-        for (k = 0; k < TGR_ROW_LANES; k++) p[k] = a[j + k] > p[k] ? a[j + k] : p[k];             \
-    for (k = 0; k < TGR_ROW_LANES; k++) m = p[k] > m ? p[k] : m;                                  \
-    for (; j < n; j++) m = a[j] > m ? a[j] : m;                                                   \
-    return m;                                                                                     \
-}
+#error "rowmath.h needs GCC vector extensions (gcc or clang)"
 #endif
 
 TGR_ROWMATH_DEFINE(float, int32_t, f)
