@@ -46,7 +46,8 @@ cdef inline int check_row_fits(Py_ssize_t stop, Py_ssize_t length) except -1 nog
     writes through a pointer, which no bounds check sees (the debug build's probes shorten the output)."""
     if stop > length:
         with gil:
-            raise IndexError(f"a row ending at {stop} does not fit the output's {length} elements")
+            raise IndexError(f"Out of bounds on buffer access: a row ending at {stop} does not fit the output's "
+                             f"{length} elements")  # Cython's own words for its bounds checks
     return 0
 
 
