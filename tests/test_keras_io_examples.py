@@ -66,6 +66,13 @@ def test_the_fraud_example_trains_with_class_weights(fraud):
     assert 'Model: "sequential"' in stdout and "Optimizer params" not in stdout
 
 
+def ours_and_keras(script, seed0, tmp_path):
+    """(our results for seeds 0, 1, 2, Keras' results): seed 0 is the module fixture's run (seed0)."""
+    ours_by_seed = [seed0[0]] + [run(script, tmp_path, seed=seed)[0] for seed in (1, 2)]
+    theirs, _ = run(script, tmp_path, with_keras=True)
+    return ours_by_seed, theirs
+
+
 def within_seed_noise(ours_by_seed, theirs, key, floor):
     """Keras' value lies in the range our seeds span, widened by that range's width (at least ``floor``)."""
     values = [ours[key] for ours in ours_by_seed]
@@ -78,8 +85,7 @@ def within_seed_noise(ours_by_seed, theirs, key, floor):
 def test_the_training_guide_agrees_with_keras(keras, guide, tmp_path):
     """Keras 3 runs the same script once; ours runs with three seeds, to see how much a seed moves each number
     (one epoch on a small set: accuracies move by up to 0.15 between seeds)."""
-    ours_by_seed = [guide[0]] + [run(GUIDE, tmp_path, seed=seed)[0] for seed in (1, 2)]
-    theirs, _ = run(GUIDE, tmp_path, with_keras=True)
+    ours_by_seed, theirs = ours_and_keras(GUIDE, guide, tmp_path)
     # Keras 3 keeps the metrics of an earlier compile() when compile() is called again without metrics (the
     # guide's multi-output section recompiles that way); here a compile() without metrics has none.
     theirs_keys = [k for k in theirs.pop("multi_output_history_keys") if k.endswith("loss")]
@@ -95,8 +101,7 @@ def test_the_training_guide_agrees_with_keras(keras, guide, tmp_path):
 
 @pytest.mark.slow
 def test_the_fraud_example_agrees_with_keras(keras, fraud, tmp_path):
-    ours_by_seed = [fraud[0]] + [run(FRAUD, tmp_path, seed=seed)[0] for seed in (1, 2)]
-    theirs, _ = run(FRAUD, tmp_path, with_keras=True)
+    ours_by_seed, theirs = ours_and_keras(FRAUD, fraud, tmp_path)
     for ours in ours_by_seed:
         assert ours["history_keys"] == theirs["history_keys"] and ours["checkpoints"] == theirs["checkpoints"]
         assert ours["val_positives"] == theirs["val_positives"]
@@ -121,8 +126,7 @@ def test_the_timeseries_example_trains_its_fully_convolutional_net(timeseries):
 
 @pytest.mark.slow
 def test_the_timeseries_example_agrees_with_keras(keras, timeseries, tmp_path):
-    ours_by_seed = [timeseries[0]] + [run(TIMESERIES, tmp_path, seed=seed)[0] for seed in (1, 2)]
-    theirs, _ = run(TIMESERIES, tmp_path, with_keras=True)
+    ours_by_seed, theirs = ours_and_keras(TIMESERIES, timeseries, tmp_path)
     for ours in ours_by_seed:
         assert ours["history_keys"] == theirs["history_keys"] and ours["epochs_run"] == theirs["epochs_run"]
     within_seed_noise(ours_by_seed, theirs, "test_accuracy", 0.1)
