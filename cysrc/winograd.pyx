@@ -74,7 +74,7 @@ cdef int _output_grad(const floating[:, :, ::1] dy, floating[:, :, ::1] dM, Py_s
     cdef Py_ssize_t t
     with nogil:
         for t in prange(dy.shape[0] * th * tw, schedule="static", use_threads_if=parallel):
-            output_grad_tile(dy, dM, t, t, C, m, th, tw)
+            output_grad_tile(dy, dy, False, dM, t, t, C, m, th, tw)
     return 0
 
 
@@ -315,17 +315,19 @@ cdef int _forward_fused(const floating[:, :, ::1] x, const floating[:, :, ::1] U
     return 0
 
 
-cdef int _backward_image(const floating[:, :, ::1] dy, const floating[:, :, ::1] U, floating[:, :, ::1] dM,
+cdef int _backward_image(const floating[:, :, ::1] dy, const floating[:, :, ::1] relu_y, bint relu,
+                         const floating[:, :, ::1] U, floating[:, :, ::1] dM,
                          floating[:, :, ::1] dx, bint want_dx, floating[:, :, :, ::1] scratch_v, Py_ssize_t me,
                          Py_ssize_t n, Py_ssize_t band, Py_ssize_t rows, Py_ssize_t C, Py_ssize_t K, int m,
                          Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw, const Gemm* g) except -1 nogil:
-    """Image n on thread ``me``: dM = A dy A^T of its tiles (into the full dM, which the kernel's
-    and the bias' gradients read), and, if want_dx, dV = dM U^T (``band`` tile rows at a time, in
-    the thread's scratch) and dx[n] = the sum of B dV B^T."""
+    """Image n on thread ``me``: dM = A dy A^T of its tiles (dy through the ReLU's derivative first
+    if ``relu``; into the full dM, which the kernel's and the bias' gradients read), and, if
+    want_dx, dV = dM U^T (``band`` tile rows at a time, in the thread's scratch) and dx[n] = the
+    sum of B dV B^T."""
     cdef Py_ssize_t per_image = th * tw, t, p, r, count, ti0, ti1, first, span
     cdef floating[:, :, ::1] dVb
     for t in range(n * per_image, (n + 1) * per_image):
-        output_grad_tile(dy, dM, t, t, K, m, th, tw)
+        output_grad_tile(dy, relu_y, relu, dM, t, t, K, m, th, tw)
     if not want_dx:
         return 0
     dVb = scratch_v[me]
@@ -345,7 +347,8 @@ cdef int _backward_image(const floating[:, :, ::1] dy, const floating[:, :, ::1]
     return 0
 
 
-cdef int _backward_data_fused(const floating[:, :, ::1] dy, const floating[:, :, ::1] U, floating[:, :, ::1] dM,
+cdef int _backward_data_fused(const floating[:, :, ::1] dy, const floating[:, :, ::1] relu_y, bint relu,
+                              const floating[:, :, ::1] U, floating[:, :, ::1] dM,
                               floating[:, :, ::1] dx, bint want_dx, floating[:, :, :, ::1] scratch_v,
                               Py_ssize_t band, Py_ssize_t rows, Py_ssize_t C, Py_ssize_t K, int m, Py_ssize_t pt,
                               Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw, const Gemm* g, bint parallel) except -1:
@@ -353,8 +356,8 @@ cdef int _backward_data_fused(const floating[:, :, ::1] dy, const floating[:, :,
     cdef Py_ssize_t n
     with nogil:
         for n in prange(dy.shape[0], schedule="dynamic", use_threads_if=parallel):
-            _backward_image(dy, U, dM, dx, want_dx, scratch_v, threadid(), n, band, rows, C, K, m, pt, pl, th, tw,
-                            g)
+            _backward_image(dy, relu_y, relu, U, dM, dx, want_dx, scratch_v, threadid(), n, band, rows, C, K, m,
+                            pt, pl, th, tw, g)
     return 0
 
 
@@ -443,14 +446,22 @@ def winograd_forward_fused(x, U, y, bias, V, int m, Py_ssize_t pt, Py_ssize_t pl
 
 
 def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize_t pl, tuple gemm,
-                            Py_ssize_t gemm_max, Py_ssize_t threads, bint parallel):
+                            Py_ssize_t gemm_max, Py_ssize_t threads, bint parallel, relu_y=None):
     """From dy (N, oh, ow, K), the gradient at the convolution's output: dM (a*a, T, K) = A dy A^T
     (always: the bias gradient reads it); dx (N, H, W, C), overwritten, unless None; dU (a*a, C, K)
-    = sum over tiles of V^T dM, from V (a*a, T, C), unless None. U as for the forward."""
+    = sum over tiles of V^T dM, from V (a*a, T, C), unless None. U as for the forward.
+
+    relu_y: the output of a ReLU fused into the convolution (dy's shape), or None. Given, dy is the
+    gradient at the ReLU's output and is read through its derivative (0 where relu_y <= 0), with
+    the bits of conv.relu_backward_into followed by the call without relu_y."""
     cdef str fn = "winograd_backward_fused"
     cdef cnp.ndarray ga = readable(fn, "dy", dy)
     check_ndim(fn, "dy", ga, 4, "(N, oh, ow, K)")
     cdef int dtype = cnp.PyArray_TYPE(ga)
+    cdef bint relu = relu_y is not None
+    cdef cnp.ndarray ra = readable(fn, "relu_y", relu_y, dtype, "dy") if relu else ga
+    if relu and (ra.ndim != 4 or shape_of(ra) != shape_of(ga)):
+        raise ValueError(f"{fn}: relu_y has shape {shape_of(ra)}, expected dy's {shape_of(ga)}")
     cdef cnp.ndarray ua = readable(fn, "U", U, dtype, "dy")
     cdef cnp.ndarray ma = writable(fn, "dM", dM, dtype, "dy")
     check_range(fn, "pt", pt, 0, 2)
@@ -484,12 +495,12 @@ def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize
     if probing:
         ma = ma[:, :ma.shape[1] - 1].copy()
     if dtype == cnp.NPY_FLOAT:
-        _backward_data_fused[float](_pixel_rows(ga), ua, ma, dx_view, want_dx, scratch_v, band, rows, C, K, m, pt,
-                                    pl, th, tw, &g, parallel)
+        _backward_data_fused[float](_pixel_rows(ga), _pixel_rows(ra), relu, ua, ma, dx_view, want_dx, scratch_v,
+                                    band, rows, C, K, m, pt, pl, th, tw, &g, parallel)
         if want_du:
             _backward_kernel_fused[float](va, ma, dua, rows, &g, parallel)
     else:
-        _backward_data_fused[double](_pixel_rows(ga), ua, ma, dx_view, want_dx, scratch_v, band, rows, C, K, m, pt,
-                                     pl, th, tw, &g, parallel)
+        _backward_data_fused[double](_pixel_rows(ga), _pixel_rows(ra), relu, ua, ma, dx_view, want_dx, scratch_v,
+                                     band, rows, C, K, m, pt, pl, th, tw, &g, parallel)
         if want_du:
             _backward_kernel_fused[double](va, ma, dua, rows, &g, parallel)

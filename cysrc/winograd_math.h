@@ -16,6 +16,7 @@
 #define TGR_WINOGRAD_MATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #define TGR_W_LANES 16
@@ -146,9 +147,27 @@ static inline void tgr_wadd_##S(T *dst, const T *d, ptrdiff_t w) {              
     for (l = 0; l < w; l++) dst[l] = dst[l] + d[l];                                                \
 }
 
+/* d = src where y > 0, else +0: a ReLU's gradient from its output y, the same select as
+ * conv.pyx's relu_backward_into (y <= 0 gives 0; a NaN y lets src through). The comparison's
+ * lanes are all ones or all zeros, so the AND keeps src's bits or makes +0. */
+#define TGR_W_RELU_MOVE(T, I, S)                                                                   \
+typedef I tgr_wm_##S __attribute__((vector_size(TGR_W_LANES * sizeof(T))));                       \
+static inline void tgr_wload_relu_##S(T *d, const T *src, const T *y, ptrdiff_t w) {               \
+    ptrdiff_t l;                                                                                   \
+    if (w == TGR_W_LANES) {                                                                        \
+        tgr_wm_##S keep = ~(tgr_wld_##S(y) <= tgr_wk_##S(0));                                      \
+        tgr_wst_##S(d, (tgr_wv_##S)(keep & (tgr_wm_##S)tgr_wld_##S(src)));                         \
+        return;                                                                                    \
+    }                                                                                              \
+    for (l = 0; l < w; l++) d[l] = y[l] <= 0 ? 0 : src[l];                                         \
+    for (; l < TGR_W_LANES; l++) d[l] = 0;                                                         \
+}
+
 TGR_W_DEFINE(float, f)
 TGR_W_DEFINE(double, d)
 TGR_W_MOVES(float, f)
 TGR_W_MOVES(double, d)
+TGR_W_RELU_MOVE(float, int32_t, f)
+TGR_W_RELU_MOVE(double, int64_t, d)
 
 #endif  /* TGR_WINOGRAD_MATH_H */

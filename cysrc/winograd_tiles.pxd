@@ -73,6 +73,8 @@ cdef extern from "winograd_math.h" nogil:
     void tgr_wstore_d(double* dst, const double* d, Py_ssize_t w)
     void tgr_wadd_f(float* dst, const float* d, Py_ssize_t w)
     void tgr_wadd_d(double* dst, const double* d, Py_ssize_t w)
+    void tgr_wload_relu_f(float* d, const float* src, const float* y, Py_ssize_t w)
+    void tgr_wload_relu_d(double* d, const double* src, const double* y, Py_ssize_t w)
 
 
 cdef inline int _load(floating* d, const floating[:, :, ::1] a, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t k,
@@ -83,6 +85,19 @@ cdef inline int _load(floating* d, const floating[:, :, ::1] a, Py_ssize_t i0, P
         tgr_wload_f(d, src, w)
     else:
         tgr_wload_d(d, src, w)
+    return 0
+
+
+cdef inline int _load_relu(floating* d, const floating[:, :, ::1] a, const floating[:, :, ::1] y, Py_ssize_t i0,
+                           Py_ssize_t i1, Py_ssize_t k, Py_ssize_t w) except -1 nogil:
+    """As _load, with a ReLU's gradient: the lanes where y (the ReLU's output, a's shape) is <= 0 read 0."""
+    cdef const floating* src = &a[i0, i1, k]
+    cdef const floating* out = &y[i0, i1, k]
+    cdef floating last = a[i0, i1, k + w - 1] + y[i0, i1, k + w - 1]  # the debug build's bounds checks
+    if floating is float:
+        tgr_wload_relu_f(d, src, out, w)
+    else:
+        tgr_wload_relu_d(d, src, out, w)
     return 0
 
 
@@ -192,9 +207,11 @@ cdef inline int output_tile(const floating[:, :, ::1] M, floating[:, :, ::1] y, 
     return 0
 
 
-cdef inline int output_grad_tile(const floating[:, :, ::1] dy, floating[:, :, ::1] dM, Py_ssize_t t, Py_ssize_t row,
-                           Py_ssize_t C, int m, Py_ssize_t th, Py_ssize_t tw) except -1 nogil:
-    """Tile t of dy, transformed, into row ``row`` of dM."""
+cdef inline int output_grad_tile(const floating[:, :, ::1] dy, const floating[:, :, ::1] relu_y, bint relu,
+                                 floating[:, :, ::1] dM, Py_ssize_t t, Py_ssize_t row, Py_ssize_t C, int m,
+                                 Py_ssize_t th, Py_ssize_t tw) except -1 nogil:
+    """Tile t of dy, transformed, into row ``row`` of dM. If ``relu``, dy is the gradient at a
+    ReLU's output relu_y (dy's shape) and goes through its derivative first: 0 where relu_y <= 0."""
     cdef floating d[MAX_CELLS * LANES]
     cdef floating u[MAX_CELLS * LANES]
     cdef floating zero = 0
@@ -210,7 +227,10 @@ cdef inline int output_grad_tile(const floating[:, :, ::1] dy, floating[:, :, ::
                 oj = tj * m + j
                 cell = (i * a + j) * LANES
                 if oi < oh and oj < ow:
-                    _load(&d[cell], dy, n, oi, oj * C + c0, w)
+                    if relu:
+                        _load_relu(&d[cell], dy, relu_y, n, oi, oj * C + c0, w)
+                    else:
+                        _load(&d[cell], dy, n, oi, oj * C + c0, w)
                 else:
                     _zero(&d[cell])
         for i in range(m):  # along each row: u[i][nu]

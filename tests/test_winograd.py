@@ -251,6 +251,38 @@ def test_fused_and_unfused_paths_agree(monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [2, 4])
+def test_the_fused_relu_gradient_is_masking_first_bit_for_bit(m, dtype):
+    """relu_y given, the backward reads dy through ReLU's derivative as it loads each tile: the
+    same bits as relu_backward_into (a separate pass over dy) followed by the plain call. relu_y
+    holds positives, zeros, -0.0 and NaN (NaN lets the gradient through, as in relu_backward_into),
+    and 20 channels leave a partial 16-lane block."""
+    if winograd.GEMM is None:
+        pytest.skip("no CBLAS: no fused path")
+    from tinygrad_relu._kernels import conv as conv_kernels
+    rng = np.random.default_rng(12)
+    x, kernel, _ = data((3, 11, 9), 24, 20, dtype, seed=13)
+    U = winograd.filter_transform(kernel, m)
+    dy = rng.standard_normal((3, 9, 7, 20)).astype(dtype)
+    relu_y = np.maximum(rng.standard_normal(dy.shape), 0).astype(dtype)
+    relu_y.flat[::7] = -0.0
+    relu_y.flat[3::11] = np.nan
+    _, _, tiles = winograd.tile_counts(3, (9, 7), m)
+    V = np.empty(((m + 2) ** 2, tiles, 24), dtype)
+    W.winograd_input(x, V, m, 0, 0, 9, 7, False)
+    masked = np.empty_like(dy)
+    conv_kernels.relu_backward_into(dy.reshape(-1), relu_y.reshape(-1), masked.reshape(-1), False)
+    results = []
+    for grad, given in ((masked, None), (dy, relu_y)):
+        dM, dx, dU = np.empty(((m + 2) ** 2, tiles, 20), dtype), np.empty_like(x), np.empty(((m + 2) ** 2, 24, 20), dtype)
+        W.winograd_backward_fused(grad, U, V, dM, dx, dU, m, 0, 0, winograd.GEMM, 1000, 2, True, given)
+        results.append((dM, dx, dU))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    assert np.count_nonzero(results[0][1]) > 0.5 * x.size
+
+
 @pytest.mark.parametrize("m", [2, 4])
 def test_threaded_transforms_are_bit_identical_to_serial(m):
     x = data((4, 13, 11), 24, 20, np.float32)[0]
@@ -315,6 +347,12 @@ BAD_CALLS += [
     (lambda: W.winograd_backward_fused(np.ones((1, 4, 4, 4)), np.ones((36, 2, 4)), np.ones((36, 2, 2)),
                                        np.empty((36, 1, 4)), None, np.empty((36, 2, 4)), 4, 0, 0, GEMM, 1000, 1, False),
      r"winograd_backward_fused: V has shape \(36, 2, 2\), expected \(36, 1, 2\)"),
+    (lambda: W.winograd_backward_fused(np.ones((1, 4, 4, 4)), np.ones((36, 2, 4)), None, np.empty((36, 1, 4)),
+                                       None, None, 4, 0, 0, GEMM, 1000, 1, False, np.ones((1, 4, 4, 3))),
+     r"winograd_backward_fused: relu_y has shape \(1, 4, 4, 3\), expected dy's \(1, 4, 4, 4\)"),
+    (lambda: W.winograd_backward_fused(np.ones((1, 4, 4, 4)), np.ones((36, 2, 4)), None, np.empty((36, 1, 4)),
+                                       None, None, 4, 0, 0, GEMM, 1000, 1, False, np.ones((1, 4, 4, 4), np.float32)),
+     "winograd_backward_fused: relu_y must be float64 like dy"),
 ]
 
 

@@ -18,6 +18,8 @@ import ctypes
 import os
 import sys
 
+import numpy as np
+
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 256 << 20
@@ -38,3 +40,42 @@ def tune_malloc():
 
 
 MALLOC_TUNED = tune_malloc()
+
+
+# ---- small pages for the workspaces' buffers -----------------------------------------------------
+# numpy asks the kernel for transparent huge pages (2 MiB) on every array of 4 MiB or more
+# (madvise MADV_HUGEPAGE). On a virtual machine the first write to a fresh huge page cost far more
+# than to the same memory in 4 KiB pages: the first training step of a new wide convnet (workload
+# (e), ~300 MB of layer buffers) took 0.6-0.7 s with huge pages and 0.25 s without, while later
+# steps, which reuse those buffers, ran at the same speed either way (docs/performance.md, "Huge
+# pages"). So the layers' scratch buffers (ops/convolution.py's Workspace) ask for small pages;
+# no other array is touched. ``TINYGRAD_RELU_HUGEPAGES=1`` leaves numpy's choice.
+MADV_NOHUGEPAGE = 15  # linux/mman.h
+PAGE = 4096
+SMALL_PAGES_MIN = 4 << 20  # numpy's own threshold for asking for huge pages
+
+
+def _madvise():
+    if os.environ.get("TINYGRAD_RELU_HUGEPAGES", "0").strip() == "1" or not sys.platform.startswith("linux"):
+        return None
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    madvise.argtypes, madvise.restype = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int), ctypes.c_int
+    return madvise
+
+
+_MADVISE = _madvise()
+SMALL_PAGES = _MADVISE is not None
+
+
+def empty(shape, dtype):
+    """np.empty(shape, dtype), in 4 KiB pages when it is large enough for numpy to have asked for
+    huge ones (the whole pages inside it; a failed request is ignored: the array works either way)."""
+    array = np.empty(shape, dtype=dtype)
+    if SMALL_PAGES and array.nbytes >= SMALL_PAGES_MIN:
+        start = array.ctypes.data
+        first = -(-start // PAGE) * PAGE
+        _MADVISE(first, (start + array.nbytes - first) // PAGE * PAGE, MADV_NOHUGEPAGE)
+    return array

@@ -8,19 +8,19 @@ import sys
 
 import numpy as np
 
-from .. import _state
+from .. import _blas, _memory, _state
 from .._kernels import conv as _kernels
 from ..tensor import Function
 from . import winograd
 from .activation import FUSABLE, FUSED  # noqa: F401  (FUSABLE: the names the ops accept)
 
-# im2col / col2im go multi-threaded only above this many copied elements. They are memory-bound
-# and cheap beside the GEMM for the seed CNN's layers, so threads save little there (figures in
-# docs/performance.md, "Measurements behind the thresholds"); and right after a GEMM,
-# OpenBLAS' worker still spins on the second core, so a 2-thread region can take 10x
-# longer (and far longer still when other processes load the machine). Only big layers,
-# where a lost time slice is amortised, are worth the risk.
-PARALLEL_MIN_WORK = 8_000_000
+# The memory-bound passes (im2col / col2im here, the fused ReLU, pooling in ops/pool.py) go
+# multi-threaded from this many elements. They once needed 8M: right after a GEMM, OpenBLAS's
+# worker still spun on the second core, so a 2-thread region could take 10x longer. With
+# OpenBLAS's jobs on our own OpenMP team (_blas.runner_installed()) nothing spins there but our
+# team, and two threads paid from 0.4M elements on (im2col of 64x28x28x1: 0.66-0.87 -> 0.42-0.52
+# ms; docs/performance.md, "Measurements behind the thresholds"). Without the runner, the old 8M.
+PARALLEL_MIN_WORK = 500_000 if _blas.runner_installed() else 8_000_000
 
 # The Winograd transforms (ops/winograd.py) do more arithmetic per element than im2col's copy,
 # so two threads pay from smaller layers: measured in docs/performance.md ("3x3 convolutions").
@@ -92,6 +92,8 @@ class Workspace:
     that runs again before the first one's backward gets a new array, never a shared one)
     and *given* back once no one reads it. One slot per name, replaced when the shape
     changes: memory does not grow with the number of batch shapes seen.
+    New buffers are in 4 KiB pages (``_memory.empty``): first writes to fresh huge pages cost
+    more on a virtual machine than the speed they bring.
     ``take``/``give`` hold op-internal temporaries (im2col columns, their gradient, masked
     output gradients, pooling argmax). Arrays handed to the caller or the graph (outputs,
     input gradients) go through ``recycle`` instead: last step's array is reused only when
@@ -107,7 +109,7 @@ class Workspace:
     def take(self, name, shape, dtype):
         buffer = self._slots.pop(name, None)
         if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
-            buffer = np.empty(shape, dtype=dtype)
+            buffer = _memory.empty(shape, dtype)
         return buffer
 
     def give(self, name, buffer):
@@ -120,7 +122,7 @@ class Workspace:
         buffer = slots.get(name)
         # 3 references: the slot, `buffer`, getrefcount's argument; any other holder means it is alive
         if buffer is None or buffer.shape != shape or buffer.dtype != dtype or sys.getrefcount(buffer) > 3:
-            buffer = slots[name] = np.empty(shape, dtype=dtype)
+            buffer = slots[name] = _memory.empty(shape, dtype)
         return buffer
 
     def clear(self):
@@ -143,9 +145,7 @@ class _NoWorkspace:
 
 NO_WORKSPACE = _NoWorkspace()
 
-# The fused ReLU passes go multi-threaded from this many elements: on the seed CNN's 1.4M-element
-# first layer two threads were no faster (docs/performance.md, "Measurements behind the thresholds"), so only very
-# large layers use them, as for im2col above.
+# The fused ReLU passes: the same threshold as im2col above (memory-bound alike).
 RELU_PARALLEL_MIN = PARALLEL_MIN_WORK
 
 
@@ -246,6 +246,12 @@ class Conv2D(Function):
         grad = np.ascontiguousarray(grad, dtype=kernel2d.dtype)
         need_x, need_kernel = self.needs_input_grad[:2]
         need_bias = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        if self.algorithm != "im2col" and self.activation == "relu" and winograd.fuses_relu_grad():
+            # the Winograd kernel reads grad through ReLU's derivative as it transforms it: no dz pass
+            grads = winograd.backward(grad.reshape(n, oh, ow, cout), self.filter_transformed, self.transformed_input,
+                                      self.winograd_m, self.x_shape, (pt, pl), (oh, ow), need_x, need_kernel,
+                                      need_bias, workspace, self.parallel, relu_y=self.saved)
+            return self._as_input_dtypes(*grads)
         if self.activation != "linear":
             grad = self._activation_grad(grad.reshape(n, oh, ow, cout))
         dz = grad

@@ -6,15 +6,15 @@ max pooling ignores the padding and average pooling divides by the real cell cou
 import numpy as np
 
 from .. import _state
-from ..tensor import Function
 from .._kernels import pool as _kernels
+from ..tensor import Function
+from . import convolution
 from .convolution import NO_WORKSPACE, float_dtype
 
-# Pooling goes multi-threaded only above this many window reads: below it (the seed CNN's 2x2
-# pool over 64x26x26x32 reads 1.4M cells) two threads save little on an idle machine but lose
-# more when the second core is busy (an OpenBLAS worker still spinning after a GEMM, or another
-# process): docs/performance.md, "Measurements behind the thresholds".
-PARALLEL_MIN_WORK = 8_000_000
+# Pooling goes multi-threaded from this many window reads: ops/convolution.py's threshold for
+# memory-bound passes (there: why it depends on the BLAS runner). The 2x2 pool of (e)'s 24x24x64
+# layer at batch 128 (4.7M reads) took 3.1 / 2.6 ms forward / backward on one thread, 1.75 / 1.1 on two.
+PARALLEL_MIN_WORK = convolution.PARALLEL_MIN_WORK
 
 
 def _prepare(x):

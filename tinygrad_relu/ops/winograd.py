@@ -106,9 +106,16 @@ def forward(x, kernel, bias, m, pads, out_size, relu, workspace, parallel, keep_
     return y, U, V
 
 
-def backward(dz, U, V, m, x_shape, pads, out_size, need_x, need_kernel, need_bias, workspace, parallel):
+def fuses_relu_grad():
+    """Whether backward takes a ReLU's output and applies its derivative itself (the fused path)."""
+    return GEMM is not None
+
+
+def backward(dz, U, V, m, x_shape, pads, out_size, need_x, need_kernel, need_bias, workspace, parallel,
+             relu_y=None):
     """(dx, dkernel, dbias), each None when not needed, from dz, the gradient at the output before
-    the activation.
+    the activation; or, with ``relu_y`` (the fused path only: see ``fuses_relu_grad``), dz is the
+    gradient after a ReLU whose output was relu_y, and the fused kernel applies its derivative.
 
     V stays intact (a graph kept with retain_graph=True may run backward again); the caller
     gives it back to the workspace when the graph is released.
@@ -123,8 +130,10 @@ def backward(dz, U, V, m, x_shape, pads, out_size, need_x, need_kernel, need_bia
     if GEMM is not None:
         dU = np.empty((cells, cin, cout), dz.dtype) if need_kernel else None
         _kernels.winograd_backward_fused(dz, U, V if need_kernel else None, dM, dx, dU, m, pads[0], pads[1], GEMM,
-                                         _blas.CALLER_THREAD_MAX, _threads.get_num_threads(), parallel)
+                                         _blas.CALLER_THREAD_MAX, _threads.get_num_threads(), parallel, relu_y)
     else:
+        if relu_y is not None:
+            raise ValueError("winograd.backward: relu_y needs the fused kernels (numpy's CBLAS was not found)")
         _kernels.winograd_output_grad(dz, dM, m, parallel)
         dU = np.matmul(V.transpose(0, 2, 1), dM) if need_kernel else None
         if need_x:
