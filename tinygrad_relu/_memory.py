@@ -47,8 +47,8 @@ MALLOC_TUNED = tune_malloc()
 # (madvise MADV_HUGEPAGE). On a virtual machine the first write to a fresh huge page cost far more
 # than to the same memory in 4 KiB pages: the first training step of a new wide convnet (workload
 # (e), ~300 MB of layer buffers) took 0.6-0.7 s with huge pages and 0.25 s without, while later
-# steps, which reuse those buffers, ran at the same speed either way (docs/performance.md, "Huge
-# pages"). So the layers' scratch buffers (ops/convolution.py's Workspace) ask for small pages;
+# steps, which reuse those buffers, ran at the same speed either way (docs/performance.md, "The
+# third round"). So the layers' scratch buffers (ops/convolution.py's Workspace) ask for small pages;
 # no other array is touched. ``TINYGRAD_RELU_HUGEPAGES=1`` leaves numpy's choice.
 MADV_NOHUGEPAGE = 15  # linux/mman.h
 PAGE = 4096

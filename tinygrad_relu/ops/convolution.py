@@ -246,20 +246,16 @@ class Conv2D(Function):
         grad = np.ascontiguousarray(grad, dtype=kernel2d.dtype)
         need_x, need_kernel = self.needs_input_grad[:2]
         need_bias = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
-        if self.algorithm != "im2col" and self.activation == "relu" and winograd.fuses_relu_grad():
-            # the Winograd kernel reads grad through ReLU's derivative as it transforms it: no dz pass
-            grads = winograd.backward(grad.reshape(n, oh, ow, cout), self.filter_transformed, self.transformed_input,
-                                      self.winograd_m, self.x_shape, (pt, pl), (oh, ow), need_x, need_kernel,
-                                      need_bias, workspace, self.parallel, relu_y=self.saved)
-            return self._as_input_dtypes(*grads)
-        if self.activation != "linear":
+        # the fused Winograd kernel reads grad through ReLU's derivative as it transforms it: no dz pass
+        relu_in_kernel = self.algorithm != "im2col" and self.activation == "relu" and winograd.fuses_relu_grad()
+        if self.activation != "linear" and not relu_in_kernel:
             grad = self._activation_grad(grad.reshape(n, oh, ow, cout))
         dz = grad
         if self.algorithm != "im2col":
             grads = winograd.backward(dz.reshape(n, oh, ow, cout), self.filter_transformed, self.transformed_input,
                                       self.winograd_m, self.x_shape, (pt, pl), (oh, ow), need_x, need_kernel,
-                                      need_bias, workspace, self.parallel)
-            if self.activation == "relu":
+                                      need_bias, workspace, self.parallel, self.saved if relu_in_kernel else None)
+            if self.activation == "relu" and not relu_in_kernel:
                 workspace.give("dz", dz)
             return self._as_input_dtypes(*grads)
         grad = grad.reshape(n * oh * ow, cout)
