@@ -1,5 +1,6 @@
 """Optimizers against hand-written Keras 3 update equations (and PyTorch where the two agree)."""
 import math
+import zlib
 
 import numpy as np
 import pytest
@@ -121,7 +122,7 @@ def run_ours(opt, params0, grad_seq):
 
 @pytest.mark.parametrize("kind,cfg", CASES, ids=[f"{k}-{'-'.join(c) or 'defaults'}" for k, c in CASES])
 def test_matches_keras_equations(kind, cfg):
-    params0, grad_seq = make_problem(hash((kind, tuple(cfg))) % 1000)
+    params0, grad_seq = make_problem(zlib.crc32(repr((kind, tuple(cfg))).encode()) % 1000)  # hash() varies per run
     opt = CLASSES[kind](**cfg)
     lr = cfg.get("learning_rate", DEFAULT_LR[kind])
     ours = run_ours(opt, params0, grad_seq)
@@ -131,7 +132,7 @@ def test_matches_keras_equations(kind, cfg):
     assert opt.iterations == STEPS
     # the update moved the parameters: a no-op optimizer would fail the comparison above anyway,
     # but make the point explicit
-    assert not np.allclose(ours[0].data, params0[0])
+    assert not np.array_equal(ours[0].data, params0[0])
 
 
 @pytest.mark.parametrize("schedule,lr_at", [

@@ -2,6 +2,7 @@
 gradient sequence for several steps, then every weight and every optimizer slot compared; the fused
 kernels against the numpy path; use_ema, global_clipnorm, configs and state for the new optimizers."""
 import contextlib
+import zlib
 
 import numpy as np
 import pytest
@@ -89,7 +90,7 @@ def run_keras(keras, name, cfg, weights, grads):
 
 @pytest.mark.parametrize("name,cfg", CASES, ids=IDS)
 def test_matches_keras_3(keras, name, cfg):
-    weights, grads = problem(abs(hash((name, tuple(cfg)))) % 1000)
+    weights, grads = problem(zlib.crc32(repr((name, tuple(cfg))).encode()) % 1000)  # hash() of a str varies per run
     opt = getattr(optimizers, name)(**cfg)
     ours = run_ours(opt, weights, grads)
     theirs, keras_state = run_keras(keras, name, cfg, weights, grads)
@@ -99,7 +100,8 @@ def test_matches_keras_3(keras, name, cfg):
     rtol = 1e-6 if clipped else 1e-12
     for w, k in zip(ours, theirs):
         np.testing.assert_allclose(w, k, rtol=rtol, atol=max(1e-14, rtol * np.abs(k).max()))
-    assert not np.allclose(ours[0], weights[0])  # the weights moved
+    # the weights moved (Adadelta's first steps move them by ~1e-6 relative: within allclose's tolerance)
+    assert not np.array_equal(ours[0], weights[0])
     # every slot, found by name in Keras' variables ('w1_momentum'; Keras 3.15 orders them otherwise)
     state = opt.get_state()
     assert int(state[0]) == int(keras_state["iteration"]) == STEPS
