@@ -22,9 +22,13 @@ from .activation import FUSABLE, FUSED  # noqa: F401  (FUSABLE: the names the op
 # ms; docs/performance.md, "Measurements behind the thresholds"). Without the runner, the old 8M.
 PARALLEL_MIN_WORK = 500_000 if _blas.runner_installed() else 8_000_000
 
-# The Winograd transforms (ops/winograd.py) do more arithmetic per element than im2col's copy,
-# so two threads pay from smaller layers: measured in docs/performance.md ("3x3 convolutions").
-WINOGRAD_PARALLEL_MIN_WORK = 1_000_000
+# The Winograd kernels (ops/winograd.py: transforms and products per block of tiles) do far more
+# arithmetic per element than im2col's copy. With the BLAS runner, two threads paid at every size
+# measured, down to 15k (output pixels x input channels): forward + backward of the seed CNN's
+# 13x13x32 -> 64 layer 6.5 -> 3.0 ms at batch 64, 0.27 -> 0.21 ms at batch 4; (e)'s 12x12x64 -> 128
+# layer 37-44 -> 22-23 ms at batch 128, which the old 1M threshold had left on one thread
+# (docs/performance.md, "The third round"). Without the runner, the old 1M.
+WINOGRAD_PARALLEL_MIN_WORK = 10_000 if _blas.runner_installed() else 1_000_000
 
 PADDINGS = ("valid", "same")
 
