@@ -308,41 +308,58 @@ cdef int _forward_fused(const floating[:, :, ::1] x, const floating[:, :, ::1] U
     cdef Py_ssize_t T = x.shape[0] * th * tw
     cdef Py_ssize_t b, t0
     with nogil:
-        for b in prange((T + rows - 1) // rows, schedule="dynamic", use_threads_if=parallel):
+        for b in prange((T + rows - 1) // rows, schedule="dynamic", use_threads_if=parallel,
+                        num_threads=scratch_m.shape[0]):  # never more threads than scratch blocks
             t0 = b * rows
             _forward_block(x, U, y, bias, relu, V, keep, scratch_v, scratch_m, threadid(), t0,
                            T - t0 if T - t0 < rows else rows, C, K, m, pt, pl, th, tw, g)
     return 0
 
 
-cdef int _backward_image(const floating[:, :, ::1] dy, const floating[:, :, ::1] relu_y, bint relu,
-                         const floating[:, :, ::1] U, floating[:, :, ::1] dM,
-                         floating[:, :, ::1] dx, bint want_dx, floating[:, :, :, ::1] scratch_v, Py_ssize_t me,
-                         Py_ssize_t n, Py_ssize_t band, Py_ssize_t rows, Py_ssize_t C, Py_ssize_t K, int m,
-                         Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw, const Gemm* g) except -1 nogil:
-    """Image n on thread ``me``: dM = A dy A^T of its tiles (dy through the ReLU's derivative first
-    if ``relu``; into the full dM, which the kernel's and the bias' gradients read), and, if
-    want_dx, dV = dM U^T (``band`` tile rows at a time, in the thread's scratch) and dx[n] = the
-    sum of B dV B^T."""
-    cdef Py_ssize_t per_image = th * tw, t, p, r, count, ti0, ti1, first, span
+cdef int _data_products(const floating[:, :, ::1] U, const floating[:, :, ::1] dM, floating[:, :, ::1] dVb,
+                        Py_ssize_t first, Py_ssize_t span, Py_ssize_t rows, Py_ssize_t C, Py_ssize_t K, int m,
+                        const Gemm* g) except -1 nogil:
+    """dVb[p, :span] = dM[p, first:first + span] U[p]^T for every cell p, in ``rows``-row products."""
+    cdef Py_ssize_t p, r, count
+    for p in range((m + 2) * (m + 2)):
+        r = 0
+        while r < span:
+            count = span - r if span - r < rows else rows
+            _gemm(g, False, True, count, C, K, &dM[p, first + r, 0], K, &U[p, 0, 0], K, 0, &dVb[p, r, 0], C)
+            r = r + rows
+    return 0
+
+
+cdef int _backward_images(const floating[:, :, ::1] dy, const floating[:, :, ::1] relu_y, bint relu,
+                          const floating[:, :, ::1] U, floating[:, :, ::1] dM,
+                          floating[:, :, ::1] dx, bint want_dx, floating[:, :, :, ::1] scratch_v, Py_ssize_t me,
+                          Py_ssize_t n0, Py_ssize_t n1, Py_ssize_t band, Py_ssize_t rows, Py_ssize_t C, Py_ssize_t K,
+                          int m, Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw,
+                          const Gemm* g) except -1 nogil:
+    """Images n0 .. n1 - 1 on thread ``me``: dM = A dy A^T of their tiles (dy through the ReLU's
+    derivative first if ``relu``; into the full dM, which the kernel's and the bias' gradients
+    read), and, if want_dx, dV = dM U^T in the thread's scratch and dx[n] = the sum of B dV B^T.
+    Several images (small ones) go through one set of products; a single image goes ``band``
+    tile rows at a time."""
+    cdef Py_ssize_t per_image = th * tw, t, n, ti0, ti1
     cdef floating[:, :, ::1] dVb
-    for t in range(n * per_image, (n + 1) * per_image):
+    for t in range(n0 * per_image, n1 * per_image):
         output_grad_tile(dy, relu_y, relu, dM, t, t, K, m, th, tw)
     if not want_dx:
         return 0
     dVb = scratch_v[me]
-    zero_image(dx, n)
+    if n1 - n0 > 1:
+        _data_products(U, dM, dVb, n0 * per_image, (n1 - n0) * per_image, rows, C, K, m, g)
+        for n in range(n0, n1):
+            zero_image(dx, n)
+            input_grad_tiles(dVb, dx, n, 0, th, (n - n0) * per_image, C, m, pt, pl, tw)
+        return 0
+    zero_image(dx, n0)
     ti0 = 0
     while ti0 < th:
         ti1 = ti0 + band if ti0 + band < th else th
-        first, span = n * per_image + ti0 * tw, (ti1 - ti0) * tw
-        for p in range((m + 2) * (m + 2)):
-            r = 0
-            while r < span:
-                count = span - r if span - r < rows else rows
-                _gemm(g, False, True, count, C, K, &dM[p, first + r, 0], K, &U[p, 0, 0], K, 0, &dVb[p, r, 0], C)
-                r = r + rows
-        input_grad_tiles(dVb, dx, n, ti0, ti1, 0, C, m, pt, pl, tw)
+        _data_products(U, dM, dVb, n0 * per_image + ti0 * tw, (ti1 - ti0) * tw, rows, C, K, m, g)
+        input_grad_tiles(dVb, dx, n0, ti0, ti1, 0, C, m, pt, pl, tw)
         ti0 = ti1
     return 0
 
@@ -350,14 +367,18 @@ cdef int _backward_image(const floating[:, :, ::1] dy, const floating[:, :, ::1]
 cdef int _backward_data_fused(const floating[:, :, ::1] dy, const floating[:, :, ::1] relu_y, bint relu,
                               const floating[:, :, ::1] U, floating[:, :, ::1] dM,
                               floating[:, :, ::1] dx, bint want_dx, floating[:, :, :, ::1] scratch_v,
-                              Py_ssize_t band, Py_ssize_t rows, Py_ssize_t C, Py_ssize_t K, int m, Py_ssize_t pt,
-                              Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw, const Gemm* g, bint parallel) except -1:
-    """A thread owns whole images, so the overlapping tiles' sums into dx never race."""
-    cdef Py_ssize_t n
+                              Py_ssize_t per_block, Py_ssize_t band, Py_ssize_t rows, Py_ssize_t C, Py_ssize_t K,
+                              int m, Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t th, Py_ssize_t tw, const Gemm* g,
+                              bint parallel) except -1:
+    """A thread owns whole images (``per_block`` at a time), so the overlapping tiles' sums into dx
+    never race; every block's products are the same whichever thread runs it."""
+    cdef Py_ssize_t b, N = dy.shape[0]
     with nogil:
-        for n in prange(dy.shape[0], schedule="dynamic", use_threads_if=parallel):
-            _backward_image(dy, relu_y, relu, U, dM, dx, want_dx, scratch_v, threadid(), n, band, rows, C, K, m,
-                            pt, pl, th, tw, g)
+        for b in prange((N + per_block - 1) // per_block, schedule="dynamic", use_threads_if=parallel,
+                        num_threads=scratch_v.shape[0]):  # never more threads than scratch blocks
+            _backward_images(dy, relu_y, relu, U, dM, dx, want_dx, scratch_v, threadid(), b * per_block,
+                             N if (b + 1) * per_block > N else (b + 1) * per_block, band, rows, C, K, m, pt, pl,
+                             th, tw, g)
     return 0
 
 
@@ -446,14 +467,19 @@ def winograd_forward_fused(x, U, y, bias, V, int m, Py_ssize_t pt, Py_ssize_t pl
 
 
 def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize_t pl, tuple gemm,
-                            Py_ssize_t gemm_max, Py_ssize_t threads, bint parallel, relu_y=None):
+                            Py_ssize_t gemm_max, Py_ssize_t threads, bint parallel, relu_y=None,
+                            Py_ssize_t block_max=0):
     """From dy (N, oh, ow, K), the gradient at the convolution's output: dM (a*a, T, K) = A dy A^T
     (always: the bias gradient reads it); dx (N, H, W, C), overwritten, unless None; dU (a*a, C, K)
     = sum over tiles of V^T dM, from V (a*a, T, C), unless None. U as for the forward.
 
     relu_y: the output of a ReLU fused into the convolution (dy's shape), or None. Given, dy is the
     gradient at the ReLU's output and is read through its derivative (0 where relu_y <= 0), with
-    the bits of conv.relu_backward_into followed by the call without relu_y."""
+    the bits of conv.relu_backward_into followed by the call without relu_y.
+
+    block_max: multiply-adds per product of the data gradient when small images are grouped into
+    one block (0: gemm_max). It changes the products' shapes, so the last bits may change with it
+    (OpenBLAS picks its kernel by shape); the thread count never does."""
     cdef str fn = "winograd_backward_fused"
     cdef cnp.ndarray ga = readable(fn, "dy", dy)
     check_ndim(fn, "dy", ga, 4, "(N, oh, ow, K)")
@@ -488,19 +514,25 @@ def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize
     cdef Gemm g = _gemm_functions(gemm)
     cdef Py_ssize_t rows = _rows_within(fn, gemm_max, C, K)
     cdef Py_ssize_t band = max(1, min(th, max(rows, 64) // tw))  # tile rows per dV block
+    # images per block: as many small images as fill one product of block_max multiply-adds. (e)'s
+    # 10x10x128 layer has 4 tiles per image; one image at a time made 4-row products, which
+    # OpenBLAS's AVX2 build (no small-matrix kernels: it packs the other operand every call) ran at
+    # half the speed of 16-row ones (ops/winograd.py: PRODUCT_MAX says what suits which build)
+    check_range(fn, "block_max", block_max, 0)
+    cdef Py_ssize_t per_block = max(1, (_rows_within(fn, block_max, C, K) if block_max else rows) // (th * tw))
     if T == 0 or C == 0 or K == 0:
         return
-    scratch_v = np.empty((threads, cells, band * tw if want_dx else 0, C), ga.dtype)
+    scratch_v = np.empty((threads, cells, max(band * tw, per_block * th * tw) if want_dx else 0, C), ga.dtype)
     dx_view = _pixel_rows(xa) if want_dx else scratch_v[0]
     if probing:
         ma = ma[:, :ma.shape[1] - 1].copy()
     if dtype == cnp.NPY_FLOAT:
         _backward_data_fused[float](_pixel_rows(ga), _pixel_rows(ra), relu, ua, ma, dx_view, want_dx, scratch_v,
-                                    band, rows, C, K, m, pt, pl, th, tw, &g, parallel)
+                                    per_block, band, rows, C, K, m, pt, pl, th, tw, &g, parallel)
         if want_du:
             _backward_kernel_fused[float](va, ma, dua, rows, &g, parallel)
     else:
         _backward_data_fused[double](_pixel_rows(ga), _pixel_rows(ra), relu, ua, ma, dx_view, want_dx, scratch_v,
-                                     band, rows, C, K, m, pt, pl, th, tw, &g, parallel)
+                                     per_block, band, rows, C, K, m, pt, pl, th, tw, &g, parallel)
         if want_du:
             _backward_kernel_fused[double](va, ma, dua, rows, &g, parallel)

@@ -283,6 +283,25 @@ def test_the_fused_relu_gradient_is_masking_first_bit_for_bit(m, dtype):
     assert np.count_nonzero(results[0][1]) > 0.5 * x.size
 
 
+@pytest.mark.parametrize("block_max", [150_000, 262_144])
+def test_small_images_grouped_into_one_product_give_the_per_image_result(block_max):
+    """block_max groups small images (here 4 tiles each) into one product per cell: the same
+    gradient as one image at a time (block_max 1), to rounding, and the same bits for 1 or 3 threads."""
+    if winograd.GEMM is None:
+        pytest.skip("no CBLAS: no fused path")
+    rng = np.random.default_rng(14)
+    x, kernel, _ = data((9, 10, 10), 128, 128, np.float64, seed=15)
+    U = winograd.filter_transform(kernel, 4)
+    dy = rng.standard_normal((9, 8, 8, 128))
+    results = []
+    for bm, threads_ in ((1, 2), (block_max, 1), (block_max, 3)):
+        dM, dx = np.empty((36, 36, 128)), np.empty_like(x)
+        W.winograd_backward_fused(dy, U, None, dM, dx, None, 4, 0, 0, winograd.GEMM, 262_144, threads_, True, None, bm)
+        results.append(dx)
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(results[1], results[2])
+
+
 @pytest.mark.parametrize("m", [2, 4])
 def test_threaded_transforms_are_bit_identical_to_serial(m):
     x = data((4, 13, 11), 24, 20, np.float32)[0]
@@ -353,6 +372,9 @@ BAD_CALLS += [
     (lambda: W.winograd_backward_fused(np.ones((1, 4, 4, 4)), np.ones((36, 2, 4)), None, np.empty((36, 1, 4)),
                                        None, None, 4, 0, 0, GEMM, 1000, 1, False, np.ones((1, 4, 4, 4), np.float32)),
      "winograd_backward_fused: relu_y must be float64 like dy"),
+    (lambda: W.winograd_backward_fused(np.ones((1, 4, 4, 4)), np.ones((36, 2, 4)), None, np.empty((36, 1, 4)),
+                                       None, None, 4, 0, 0, GEMM, 1000, 1, False, None, -1),
+     r"winograd_backward_fused: block_max must be in \[0, "),
 ]
 
 

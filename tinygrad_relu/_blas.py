@@ -75,6 +75,16 @@ def _symbol(lib, names, argtypes, restype):
 # our threads may call it at once without contending for that pool.
 CALLER_THREAD_MAX = 262_144
 
+_CORENAMES = ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_",
+              "openblas_get_corename")
+# OpenBLAS's kernel sets with "small matrix" kernels (no packing of the operands, kernel/x86_64/
+# *_small_kernel_*_skylakex.c), which they use only below a size. Measured on the Winograd
+# backward's products (dV = dM U^T, 128 x 128 filters): up to ~150k multiply-adds they ran at
+# twice the speed of the packed path, above it (up to CALLER_THREAD_MAX) slower; the other kernel
+# sets pack in every product and do best with the most rows (docs/performance.md, "The third round").
+SMALL_KERNEL_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+SMALL_KERNEL_MAX = 150_000
+
 np.empty(1) @ np.empty(1)  # make sure numpy's BLAS is loaded before looking for it
 _lib = _loaded_openblas()
 _set_threads = _symbol(_lib, _SETTERS, [ctypes.c_int], None)
@@ -83,6 +93,20 @@ _set_local_threads = _symbol(_lib, _LOCAL_SETTERS, [ctypes.c_int], ctypes.c_int)
 # OpenBLAS's "local" setter acts process-wide here: without the lock, two Python threads
 # interleaving save/set/restore could leave BLAS on one thread for good.
 _lock = threading.Lock()
+
+
+def core_name():
+    """The kernel set numpy's OpenBLAS runs ("SkylakeX", "Haswell", ...), or None."""
+    fn = _symbol(_lib, _CORENAMES, [], ctypes.c_char_p)
+    name = fn() if fn is not None else None
+    return name.decode("ascii", "replace") if name else None
+
+
+def product_max():
+    """The multiply-adds per product that the Winograd kernels' products should stay within: below
+    SMALL_KERNEL_MAX where OpenBLAS has small-matrix kernels for this CPU, CALLER_THREAD_MAX otherwise."""
+    core = (core_name() or "").lower()
+    return SMALL_KERNEL_MAX if core in SMALL_KERNEL_CORES else CALLER_THREAD_MAX
 
 
 def set_num_threads(n):

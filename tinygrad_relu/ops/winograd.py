@@ -37,6 +37,9 @@ ALGORITHMS = ("im2col", "winograd2", "winograd4")
 # numpy's CBLAS gemm (addresses), which the fused kernels call; None: the unfused path
 GEMM = _blas.cblas_gemm()
 MIN_CHANNELS = 16
+# multiply-adds per product of the backward's data gradient when it groups small images: the size
+# numpy's OpenBLAS runs fastest on this CPU (_blas.product_max)
+PRODUCT_MAX = _blas.product_max()
 
 
 def applicable(kernel_size, strides, dilation, pads):
@@ -130,7 +133,8 @@ def backward(dz, U, V, m, x_shape, pads, out_size, need_x, need_kernel, need_bia
     if GEMM is not None:
         dU = np.empty((cells, cin, cout), dz.dtype) if need_kernel else None
         _kernels.winograd_backward_fused(dz, U, V if need_kernel else None, dM, dx, dU, m, pads[0], pads[1], GEMM,
-                                         _blas.CALLER_THREAD_MAX, _threads.get_num_threads(), parallel, relu_y)
+                                         _blas.CALLER_THREAD_MAX, _threads.get_num_threads(), parallel, relu_y,
+                                         PRODUCT_MAX)
     else:
         if relu_y is not None:
             raise ValueError("winograd.backward: relu_y needs the fused kernels (numpy's CBLAS was not found)")
