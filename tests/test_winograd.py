@@ -9,10 +9,15 @@ and PyTorch. The error bound checked, in units of the dtype's eps and relative t
 (measured worst cases: ~2 and ~30 eps in float32, about the same in float64; the transforms'
 entries reach 8 for m = 4, which is why the bound grows with the tile).
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import tinygrad_relu as tr
+from tinygrad_relu import _blas
 from tinygrad_relu import functional as F
 from tinygrad_relu._kernels import threads
 from tinygrad_relu._kernels import winograd as W
@@ -300,6 +305,31 @@ def test_small_images_grouped_into_one_product_give_the_per_image_result(block_m
         results.append(dx)
     np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(results[1], results[2])
+
+
+CORE = """
+from tinygrad_relu import _blas
+from tinygrad_relu.ops import winograd
+print(_blas.core_name(), winograd.PRODUCT_MAX)
+"""
+
+
+def test_the_product_size_follows_numpys_openblas_build():
+    """150k multiply-adds where OpenBLAS has small-matrix kernels (SkylakeX and later), 262k where
+    it packs every product (its AVX2 build, asked for with OPENBLAS_CORETYPE)."""
+    if winograd.GEMM is None or _blas.core_name() is None:
+        pytest.skip("numpy's BLAS is not OpenBLAS")
+    core = _blas.core_name().lower()
+    assert (winograd.PRODUCT_MAX == _blas.SMALL_KERNEL_MAX) == (core in _blas.SMALL_KERNEL_CORES)
+    if not os.path.exists("/proc/cpuinfo"):
+        pytest.skip("no /proc/cpuinfo to tell whether the CPU has AVX2")
+    with open("/proc/cpuinfo") as f:
+        if " avx2" not in f.read():
+            pytest.skip("no AVX2: OpenBLAS's Haswell kernels cannot run here")
+    run = subprocess.run([sys.executable, "-c", CORE], env=dict(os.environ, OPENBLAS_CORETYPE="Haswell"),
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["Haswell", str(_blas.CALLER_THREAD_MAX)]
 
 
 @pytest.mark.parametrize("m", [2, 4])
