@@ -306,10 +306,9 @@ cdef int _forward_fused(const floating[:, :, ::1] x, const floating[:, :, ::1] U
                         Py_ssize_t C, Py_ssize_t K, int m, Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t th,
                         Py_ssize_t tw, const Gemm* g, bint parallel) except -1:
     cdef Py_ssize_t T = x.shape[0] * th * tw
-    cdef Py_ssize_t b, t0
+    cdef Py_ssize_t b, t0, team = scratch_m.shape[0]  # never more threads than scratch blocks
     with nogil:
-        for b in prange((T + rows - 1) // rows, schedule="dynamic", use_threads_if=parallel,
-                        num_threads=scratch_m.shape[0]):  # never more threads than scratch blocks
+        for b in prange((T + rows - 1) // rows, schedule="dynamic", use_threads_if=parallel, num_threads=team):
             t0 = b * rows
             _forward_block(x, U, y, bias, relu, V, keep, scratch_v, scratch_m, threadid(), t0,
                            T - t0 if T - t0 < rows else rows, C, K, m, pt, pl, th, tw, g)
@@ -372,10 +371,10 @@ cdef int _backward_data_fused(const floating[:, :, ::1] dy, const floating[:, :,
                               bint parallel) except -1:
     """A thread owns whole images (``per_block`` at a time), so the overlapping tiles' sums into dx
     never race; every block's products are the same whichever thread runs it."""
-    cdef Py_ssize_t b, N = dy.shape[0]
+    cdef Py_ssize_t b, N = dy.shape[0], team = scratch_v.shape[0]  # never more threads than scratch blocks
     with nogil:
         for b in prange((N + per_block - 1) // per_block, schedule="dynamic", use_threads_if=parallel,
-                        num_threads=scratch_v.shape[0]):  # never more threads than scratch blocks
+                        num_threads=team):
             _backward_images(dy, relu_y, relu, U, dM, dx, want_dx, scratch_v, threadid(), b * per_block,
                              N if (b + 1) * per_block > N else (b + 1) * per_block, band, rows, C, K, m, pt, pl,
                              th, tw, g)
