@@ -103,8 +103,8 @@ def core_name():
 
 
 def product_max():
-    """The multiply-adds per product that the Winograd kernels' products should stay within: below
-    SMALL_KERNEL_MAX where OpenBLAS has small-matrix kernels for this CPU, CALLER_THREAD_MAX otherwise."""
+    """The multiply-adds per product to group small images up to in the Winograd backward's data
+    gradient: SMALL_KERNEL_MAX where numpy's OpenBLAS runs small-matrix kernels, CALLER_THREAD_MAX otherwise."""
     core = (core_name() or "").lower()
     return SMALL_KERNEL_MAX if core in SMALL_KERNEL_CORES else CALLER_THREAD_MAX
 
