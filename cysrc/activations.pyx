@@ -448,7 +448,7 @@ cdef int softmax_kernel(const floating[::1] x, floating[::1] y, const Settings* 
     for r in range(x.shape[0] // cols):
         start = r * cols
         check_row_fits(start + cols, y.shape[0])
-        inv = one / row_exp_sum(x, y, True, start, start + cols, row_max(x, start, start + cols))
+        inv = one / row_exp_sum(x, y, start, start + cols, row_max(x, start, start + cols))
         for j in range(start, start + cols):
             y[j] = y[j] * inv
     return 0
@@ -474,7 +474,8 @@ cdef int log_softmax_kernel(const floating[::1] x, floating[::1] y, const Settin
     for r in range(x.shape[0] // cols):
         start = r * cols
         m = row_max(x, start, start + cols)
-        shift = m + libm_log(row_exp_sum(x, y, False, start, start + cols, m))
+        check_row_fits(start + cols, y.shape[0])
+        shift = m + libm_log(row_exp_sum(x, y, start, start + cols, m))  # y: scratch for the exponentials
         for j in range(start, start + cols):
             y[j] = x[j] - shift
     return 0

@@ -51,11 +51,10 @@ cdef inline int check_row_fits(Py_ssize_t stop, Py_ssize_t length) except -1 nog
     return 0
 
 
-cdef inline floating row_exp_sum(const floating[::1] x, floating[::1] y, bint store, Py_ssize_t start,
-                                 Py_ssize_t stop, floating shift) noexcept nogil:
-    """The sum of e^(x - shift) over the row; the exponentials go to y's row too if store."""
+cdef inline floating row_exp_sum(const floating[::1] x, floating[::1] y, Py_ssize_t start, Py_ssize_t stop,
+                                 floating shift) noexcept nogil:
+    """y's row = e^(x - shift) over x's row; returns their sum."""
     if floating is float:
-        return tgr_row_exp_sum_f(&x[start], &y[start] if store else NULL, stop - start, shift)
+        return tgr_row_exp_sum_f(&x[start], &y[start], stop - start, shift)
     else:
-        return tgr_row_exp_sum_d(&x[start], &y[start] if store else NULL, stop - start, shift)
-
+        return tgr_row_exp_sum_d(&x[start], &y[start], stop - start, shift)

@@ -206,6 +206,27 @@ def test_derivative_at_corners_matches_pytorch(name, values):
     np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_rows_of_every_length_find_the_maximum_anywhere(dtype):
+    """Rows of 1-40 cover rowmath.h's paths: shorter than its 16 lanes, whole blocks, and a
+    partial last block (which the maximum reads as an overlapping window). A row's maximum sits
+    at each place in turn, 1000 above the rest: missed, e^(x - max) would overflow to inf."""
+    rng = np.random.default_rng(9)
+    for n in range(1, 41):
+        x = rng.standard_normal((n, n))
+        x[np.arange(n), np.arange(n)] = 1000.0  # row r has its maximum at column r
+        x = x.astype(dtype)
+        with np.errstate(all="ignore"):
+            ref = _np_softmax(x.astype(np.float64), 1)
+            log_ref = x - 1000.0 - np.log(np.exp(x.astype(np.float64) - 1000.0).sum(axis=1, keepdims=True))
+        tol = dict(rtol=2e-6, atol=1e-30) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(Tensor(x).softmax().numpy(), ref, **tol, err_msg=f"rows of {n}")
+        np.testing.assert_allclose(Tensor(x).log_softmax().numpy(), log_ref, rtol=tol["rtol"], atol=1e-4,
+                                   err_msg=f"rows of {n}")
+        x[:, -1] = np.nan  # a NaN anywhere makes the row NaN, whichever path read it
+        assert np.isnan(Tensor(x).softmax().numpy()).all() and np.isnan(Tensor(x).log_softmax().numpy()).all()
+
+
 @pytest.mark.parametrize("fn,torch_name", [("softmax", "softmax"), ("log_softmax", "log_softmax")])
 @pytest.mark.parametrize("axis", [-1, 0, 1])
 def test_softmax_matches_pytorch_float64(fn, torch_name, axis):
