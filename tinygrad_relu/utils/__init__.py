@@ -5,6 +5,7 @@ Every random draw in tinygrad_relu (initializers, shuffling, dropout) comes from
 numpy Generator returned by ``get_rng()``, so ``set_random_seed(s)`` makes a run repeatable.
 """
 import random
+import sys
 
 import numpy as np
 
@@ -17,7 +18,9 @@ _rng = np.random.default_rng()
 
 
 def set_random_seed(seed):
-    """Seed the library's generator, numpy's legacy global generator and Python's ``random``.
+    """Seed the library's generator, numpy's legacy global generator, Python's ``random`` and,
+    when the script has imported torch, PyTorch's (a ``torch.utils.data.DataLoader`` given to
+    ``fit`` shuffles with it; Keras seeds TensorFlow for tf.data pipelines the same way).
 
     After ``set_random_seed(s)`` the same script gives the same weights, the same shuffling
     and the same dropout masks, as ``keras.utils.set_random_seed`` promises.
@@ -31,6 +34,9 @@ def set_random_seed(seed):
     _rng.bit_generator.state = np.random.default_rng(seed).bit_generator.state
     np.random.seed(seed % 2**32)  # the legacy global only takes 32-bit seeds
     random.seed(seed)
+    torch = sys.modules.get("torch")  # never imported here: that alone takes seconds
+    if torch is not None and hasattr(torch, "manual_seed"):
+        torch.manual_seed(seed)
 
 
 def get_rng():
