@@ -75,13 +75,17 @@ MODULE_FLAGS = {"conv": ["-falign-loops=32"]}
 # Run-time CPU dispatch: the modules in VARIANT_MODULES are compiled once per instruction set,
 # as tinygrad_relu._kernels.<module>_<isa>, and tinygrad_relu/_kernels/<module>.py imports the
 # widest one the CPU supports (cpu.pyx asks it). The portable wheel's baseline is SSE2; the same C
-# compiled for AVX2 or AVX-512 runs its packed loops 2x or 4x wider. -ffp-contract=off (for every
-# variant) keeps gcc from fusing a * b + c into one FMA, which rounds once instead of twice: the
-# variants then compute bit-identical results (tests/test_isa_dispatch.py), so the ulp bounds
-# measured on one hold for all. A compiler that rejects a variant's flags gets the baseline only.
+# compiled for AVX2 or AVX-512 runs its packed loops 2x or 4x wider. Both wide variants also get
+# FMA (every AVX-512 CPU and every AVX2 CPU made has it; cpu.pyx checks): fastmath.h evaluates
+# its polynomials with explicit fused multiply-adds there (TGR_MADD). -ffp-contract=off (for every
+# variant) keeps gcc from fusing anything else, so the avx2 and avx512 builds give the same bits,
+# the winograd builds all give the same bits, and the baseline's activations differ from the FMA
+# builds' by rounding only (tests/test_isa_dispatch.py; the ulp bounds are tested on every
+# build). A compiler that rejects a variant's flags gets the baseline only.
 VARIANT_MODULES = ("activations", "winograd")
-ISA_VARIANTS = {"baseline": [], "avx2": ["-mavx2"],
-                "avx512": ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mprefer-vector-width=512"]}
+ISA_VARIANTS = {"baseline": [], "avx2": ["-mavx2", "-mfma"],
+                "avx512": ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mfma",
+                           "-mprefer-vector-width=512"]}
 VARIANT_STUBS = os.path.join("build", "isa_variants")
 
 

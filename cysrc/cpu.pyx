@@ -11,11 +11,15 @@ is used.
 cdef extern from *:
     """
     #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-    static int tgr_cpu_avx2(void) { __builtin_cpu_init(); return __builtin_cpu_supports("avx2"); }
+    static int tgr_cpu_avx2(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
     static int tgr_cpu_avx512(void) {
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
-            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("fma");
     }
     #else
     static int tgr_cpu_avx2(void) { return 0; }
@@ -27,8 +31,8 @@ cdef extern from *:
 
 
 def supported_isas():
-    """The instruction sets this CPU can run, narrowest first: "baseline", then "avx2" and "avx512"
-    (AVX-512 F, VL, DQ and BW, the set setup.py builds for) where present."""
+    """The instruction sets this CPU can run, narrowest first: "baseline", then "avx2" (AVX2 with
+    FMA) and "avx512" (AVX-512 F, VL, DQ and BW, with FMA: the sets setup.py builds for) where present."""
     isas = ["baseline"]
     if tgr_cpu_avx2():
         isas.append("avx2")

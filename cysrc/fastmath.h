@@ -7,8 +7,9 @@
  * float and a double version: float needs far shorter polynomials for its 24 bits.
  * Measured worst error against numpy / glibc's erfc, float32 | float64 ulp: exp 1.6 | 3,
  * expm1 1.7 | 2, log1p 0.8 | 1, tanh 2.4 | 3, erfc 6.3 | 6 (erfc near 1 in float: the
- * polynomial, exp and the division each add ~1-2 ulp). tests/test_activations.py checks
- * these bounds over wide ranges and the tails. Results below 2^-1021.5 (double) or
+ * polynomial, exp and the division each add ~1-2 ulp); the FMA builds (TGR_MADD below) alike,
+ * float exp 1.8 and erfc 6.2 (every float32 input scanned). tests/test_activations.py checks
+ * these bounds over wide ranges and the tails, on every build. Results below 2^-1021.5 (double) or
  * 2^-125.5 (float) flush to 0 instead of going subnormal; overflow gives inf; NaN gives NaN.
  *
  * exp(x) = 2^n * e^r with n = round(x / ln 2) (the 1.5 * 2^52 trick rounds, and leaves n in
@@ -50,6 +51,20 @@
 #include <string.h>
 #include <math.h>
 
+/* p * r + c in the polynomials: one fused multiply-add (one rounding) in the builds that have
+ * FMA (setup.py compiles the avx2 and avx512 variants with -mfma), a multiplication and an
+ * addition in the baseline SSE2 build. Only here: -ffp-contract=off still keeps gcc from fusing
+ * anything else, so the exact steps (exp's Cody-Waite reduction, the a^2 splits) stay exact, and
+ * the two FMA builds give the same bits. The polynomials are about half of each function's
+ * operations: gelu's forward and backward ran 20% faster with them fused. */
+#if defined(__FMA__)
+#define TGR_MADDF(a, b, c) __builtin_fmaf((a), (b), (c))
+#define TGR_MADD(a, b, c) __builtin_fma((a), (b), (c))
+#else
+#define TGR_MADDF(a, b, c) ((a) * (b) + (c))
+#define TGR_MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
 static inline double tgr_as_double(uint64_t b) { double d; memcpy(&d, &b, 8); return d; }
 static inline uint64_t tgr_bits(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
 static inline float tgr_as_float(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
@@ -83,30 +98,30 @@ static inline float tgr_reducef(float x, float *half_scale) {
 static inline double tgr_exp(double x) {
     double s, r = tgr_reduce(x, &s);
     double p = 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    p = TGR_MADD(p, r, 1.0 / 39916800.0);
+    p = TGR_MADD(p, r, 1.0 / 3628800.0);
+    p = TGR_MADD(p, r, 1.0 / 362880.0);
+    p = TGR_MADD(p, r, 1.0 / 40320.0);
+    p = TGR_MADD(p, r, 1.0 / 5040.0);
+    p = TGR_MADD(p, r, 1.0 / 720.0);
+    p = TGR_MADD(p, r, 1.0 / 120.0);
+    p = TGR_MADD(p, r, 1.0 / 24.0);
+    p = TGR_MADD(p, r, 1.0 / 6.0);
+    p = TGR_MADD(p, r, 0.5);
+    p = TGR_MADD(p, r, 1.0);
+    p = TGR_MADD(p, r, 1.0);
     return (p * s) * 2.0;
 }
 /* e^r, |r| <= ln2/2 (plus rounding): degree 6, minimax for the relative error
    (2e-9, fitted by Lawson's iteration in float64; the Taylor polynomial needs degree 7). */
 static inline float tgr_exp_polyf(float r) {
     float p = 0.0013846145f;
-    p = p * r + 0.008374119f;
-    p = p * r + 0.04166796f;
-    p = p * r + 0.16666432f;
-    p = p * r + 0.49999994f;
-    p = p * r + 1.0f;
-    return p * r + 1.0f;
+    p = TGR_MADDF(p, r, 0.008374119f);
+    p = TGR_MADDF(p, r, 0.04166796f);
+    p = TGR_MADDF(p, r, 0.16666432f);
+    p = TGR_MADDF(p, r, 0.49999994f);
+    p = TGR_MADDF(p, r, 1.0f);
+    return TGR_MADDF(p, r, 1.0f);
 }
 static inline float tgr_expf(float x) {
     float s, r = tgr_reducef(x, &s);
@@ -118,17 +133,17 @@ static inline float tgr_expf(float x) {
 static inline double tgr_expm1(double x) {
     double s, r = tgr_reduce(x, &s);
     double p = 1.0 / 6227020800.0;                          /* 1/13!: truncation 1e-17 */
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
+    p = TGR_MADD(p, r, 1.0 / 479001600.0);
+    p = TGR_MADD(p, r, 1.0 / 39916800.0);
+    p = TGR_MADD(p, r, 1.0 / 3628800.0);
+    p = TGR_MADD(p, r, 1.0 / 362880.0);
+    p = TGR_MADD(p, r, 1.0 / 40320.0);
+    p = TGR_MADD(p, r, 1.0 / 5040.0);
+    p = TGR_MADD(p, r, 1.0 / 720.0);
+    p = TGR_MADD(p, r, 1.0 / 120.0);
+    p = TGR_MADD(p, r, 1.0 / 24.0);
+    p = TGR_MADD(p, r, 1.0 / 6.0);
+    p = TGR_MADD(p, r, 0.5);
     double em1 = r + (r * r) * p;                            /* e^r - 1 */
     double y = (s * em1 + (s - 0.5)) * 2.0;
     return x == 0.0 ? x : y;                                 /* keeps -0 */
@@ -136,11 +151,11 @@ static inline double tgr_expm1(double x) {
 static inline float tgr_expm1f(float x) {
     float s, r = tgr_reducef(x, &s);
     float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
+    p = TGR_MADDF(p, r, 1.0f / 720.0f);
+    p = TGR_MADDF(p, r, 1.0f / 120.0f);
+    p = TGR_MADDF(p, r, 1.0f / 24.0f);
+    p = TGR_MADDF(p, r, 1.0f / 6.0f);
+    p = TGR_MADDF(p, r, 0.5f);
     float em1 = r + (r * r) * p;
     float y = (s * em1 + (s - 0.5f)) * 2.0f;
     return x == 0.0f ? x : y;
@@ -196,25 +211,25 @@ static inline double tgr_log1p_unit(double e) {
     double s = e / (2.0 + e);
     double z = s * s;
     double p = 0.1616404561194353;
-    p = p * z + 0.08800738486144674;
-    p = p * z + 0.12001072809590713;
-    p = p * z + 0.13314144209654935;
-    p = p * z + 0.15385570064958623;
-    p = p * z + 0.18181789436132859;
-    p = p * z + 0.22222222717427864;
-    p = p * z + 0.2857142856710876;
-    p = p * z + 0.40000000000014585;
-    p = p * z + 0.6666666666666666;
+    p = TGR_MADD(p, z, 0.08800738486144674);
+    p = TGR_MADD(p, z, 0.12001072809590713);
+    p = TGR_MADD(p, z, 0.13314144209654935);
+    p = TGR_MADD(p, z, 0.15385570064958623);
+    p = TGR_MADD(p, z, 0.18181789436132859);
+    p = TGR_MADD(p, z, 0.22222222717427864);
+    p = TGR_MADD(p, z, 0.2857142856710876);
+    p = TGR_MADD(p, z, 0.40000000000014585);
+    p = TGR_MADD(p, z, 0.6666666666666666);
     return 2.0 * s + s * z * p;
 }
 static inline float tgr_log1pf_unit(float e) {
     float s = e / (2.0f + e);
     float z = s * s;
     float p = 0.2322433f;
-    p = p * z + 0.21706575f;
-    p = p * z + 0.28592357f;
-    p = p * z + 0.39999706f;
-    p = p * z + 0.6666667f;
+    p = TGR_MADDF(p, z, 0.21706575f);
+    p = TGR_MADDF(p, z, 0.28592357f);
+    p = TGR_MADDF(p, z, 0.39999706f);
+    p = TGR_MADDF(p, z, 0.6666667f);
     return 2.0f * s + s * z * p;
 }
 
@@ -235,29 +250,29 @@ static inline float tgr_tanhf(float x) {
 static inline double tgr_erfcx(double a) {
     double q = (a - 3.0) / (a + 3.0);
     double p = -1.1059914909949017e-09;
-    p = p * q + -6.576241297745435e-09;
-    p = p * q + -5.724240772062415e-09;
-    p = p * q + 4.1467315986337304e-08;
-    p = p * q + 8.990555264290598e-08;
-    p = p * q + -1.4453153206074837e-07;
-    p = p * q + -6.059505714776503e-07;
-    p = p * q + 3.6096691981824746e-07;
-    p = p * q + 3.4664301311254177e-06;
-    p = p * q + -7.342837183111594e-07;
-    p = p * q + -2.0098395398641407e-05;
-    p = p * q + 4.950579895102834e-06;
-    p = p * q + 0.00012509883812561988;
-    p = p * q + -0.00010516006532306349;
-    p = p * q + -0.0007798321944132774;
-    p = p * q + 0.001888690398120089;
-    p = p * q + 0.0025293918089402587;
-    p = p * q + -0.023770514921896548;
-    p = p * q + 0.0683080273443395;
-    p = p * q + -0.11927366341517182;
-    p = p * q + 0.1296451587027522;
-    p = p * q + -0.04756229435345298;
-    p = p * q + -0.13562110612458111;
-    p = p * q + 1.2530080582697296;
+    p = TGR_MADD(p, q, -6.576241297745435e-09);
+    p = TGR_MADD(p, q, -5.724240772062415e-09);
+    p = TGR_MADD(p, q, 4.1467315986337304e-08);
+    p = TGR_MADD(p, q, 8.990555264290598e-08);
+    p = TGR_MADD(p, q, -1.4453153206074837e-07);
+    p = TGR_MADD(p, q, -6.059505714776503e-07);
+    p = TGR_MADD(p, q, 3.6096691981824746e-07);
+    p = TGR_MADD(p, q, 3.4664301311254177e-06);
+    p = TGR_MADD(p, q, -7.342837183111594e-07);
+    p = TGR_MADD(p, q, -2.0098395398641407e-05);
+    p = TGR_MADD(p, q, 4.950579895102834e-06);
+    p = TGR_MADD(p, q, 0.00012509883812561988);
+    p = TGR_MADD(p, q, -0.00010516006532306349);
+    p = TGR_MADD(p, q, -0.0007798321944132774);
+    p = TGR_MADD(p, q, 0.001888690398120089);
+    p = TGR_MADD(p, q, 0.0025293918089402587);
+    p = TGR_MADD(p, q, -0.023770514921896548);
+    p = TGR_MADD(p, q, 0.0683080273443395);
+    p = TGR_MADD(p, q, -0.11927366341517182);
+    p = TGR_MADD(p, q, 0.1296451587027522);
+    p = TGR_MADD(p, q, -0.04756229435345298);
+    p = TGR_MADD(p, q, -0.13562110612458111);
+    p = TGR_MADD(p, q, 1.2530080582697296);
     return p / (1.0 + 2.0 * a);
 }
 /* e^(-a^2), a >= 0, with a^2 = sq + sq_err split exactly: e^-sq_err = 1 - sq_err. */
@@ -288,16 +303,16 @@ static inline double tgr_gelu_grad(double v) {
 static inline float tgr_erfcxf(float a) {
     float q = (a - 3.0f) / (a + 3.0f);
     float p = -0.0002773269f;
-    p = p * q + -0.00079833914f;
-    p = p * q + 0.0019944746f;
-    p = p * q + 0.0025794348f;
-    p = p * q + -0.023790235f;
-    p = p * q + 0.06829351f;
-    p = p * q + -0.11927265f;
-    p = p * q + 0.12964657f;
-    p = p * q + -0.04756228f;
-    p = p * q + -0.13562115f;
-    p = p * q + 1.253008f;
+    p = TGR_MADDF(p, q, -0.00079833914f);
+    p = TGR_MADDF(p, q, 0.0019944746f);
+    p = TGR_MADDF(p, q, 0.0025794348f);
+    p = TGR_MADDF(p, q, -0.023790235f);
+    p = TGR_MADDF(p, q, 0.06829351f);
+    p = TGR_MADDF(p, q, -0.11927265f);
+    p = TGR_MADDF(p, q, 0.12964657f);
+    p = TGR_MADDF(p, q, -0.04756228f);
+    p = TGR_MADDF(p, q, -0.13562115f);
+    p = TGR_MADDF(p, q, 1.253008f);
     return p / (1.0f + 2.0f * a);
 }
 /* e^(-a^2), 0 <= a, from a^2 = hi + lo exactly: ah (a's top 12 bits) squared is exact, and
