@@ -95,9 +95,9 @@ static inline float tgr_reducef(float x, float *half_scale) {
     return r - n * -2.12194440e-4f;
 }
 
-static inline double tgr_exp(double x) {
-    double s, r = tgr_reduce(x, &s);
-    double p = 1.0 / 479001600.0;
+/* Horner's steps of e^r's Taylor series from the coefficient 1/11! down to 1/2!, continuing
+   from p (the higher terms already summed): exp and expm1 share them. */
+static inline double tgr_taylor_to_half(double p, double r) {
     p = TGR_MADD(p, r, 1.0 / 39916800.0);
     p = TGR_MADD(p, r, 1.0 / 3628800.0);
     p = TGR_MADD(p, r, 1.0 / 362880.0);
@@ -107,7 +107,12 @@ static inline double tgr_exp(double x) {
     p = TGR_MADD(p, r, 1.0 / 120.0);
     p = TGR_MADD(p, r, 1.0 / 24.0);
     p = TGR_MADD(p, r, 1.0 / 6.0);
-    p = TGR_MADD(p, r, 0.5);
+    return TGR_MADD(p, r, 0.5);
+}
+
+static inline double tgr_exp(double x) {
+    double s, r = tgr_reduce(x, &s);
+    double p = tgr_taylor_to_half(1.0 / 479001600.0, r);      /* from 1/12! */
     p = TGR_MADD(p, r, 1.0);
     p = TGR_MADD(p, r, 1.0);
     return (p * s) * 2.0;
@@ -132,18 +137,8 @@ static inline float tgr_expf(float x) {
    that n = 1024 does not overflow early and n = -1022 (s = 0) gives exactly -1. */
 static inline double tgr_expm1(double x) {
     double s, r = tgr_reduce(x, &s);
-    double p = 1.0 / 6227020800.0;                          /* 1/13!: truncation 1e-17 */
-    p = TGR_MADD(p, r, 1.0 / 479001600.0);
-    p = TGR_MADD(p, r, 1.0 / 39916800.0);
-    p = TGR_MADD(p, r, 1.0 / 3628800.0);
-    p = TGR_MADD(p, r, 1.0 / 362880.0);
-    p = TGR_MADD(p, r, 1.0 / 40320.0);
-    p = TGR_MADD(p, r, 1.0 / 5040.0);
-    p = TGR_MADD(p, r, 1.0 / 720.0);
-    p = TGR_MADD(p, r, 1.0 / 120.0);
-    p = TGR_MADD(p, r, 1.0 / 24.0);
-    p = TGR_MADD(p, r, 1.0 / 6.0);
-    p = TGR_MADD(p, r, 0.5);
+    double p = TGR_MADD(1.0 / 6227020800.0, r, 1.0 / 479001600.0);  /* 1/13!: truncation 1e-17 */
+    p = tgr_taylor_to_half(p, r);
     double em1 = r + (r * r) * p;                            /* e^r - 1 */
     double y = (s * em1 + (s - 0.5)) * 2.0;
     return x == 0.0 ? x : y;                                 /* keeps -0 */
