@@ -248,9 +248,65 @@ cdef extern from *:
     ctypedef void (*dgemm32_t "tgr_dgemm32_t")(int, int, int, int, int, int, double, const double*, int,
                                               const double*, int, double, double*, int) noexcept nogil
 
+cdef extern from "winograd_gemm.h" nogil:
+    void tgr_wg_sgemm(Py_ssize_t m, Py_ssize_t n, Py_ssize_t kd, const float* a, Py_ssize_t ars, Py_ssize_t aks,
+                      const float* b, Py_ssize_t ldb, float* c, Py_ssize_t ldc, int accumulate)
+    int TGR_WG_FAST, TGR_WG_MR, TGR_WG_NR
+
+# Whether this build multiplies float32 in its own kernel (cysrc/winograd_gemm.h: the FMA builds),
+# its rows per register block, and the column multiple it needs (both channel counts).
+OWN_GEMM = bool(TGR_WG_FAST)
+OWN_GEMM_ROWS = TGR_WG_MR
+OWN_GEMM_COLUMNS = TGR_WG_NR
+# The kernel gradient's products run over the tiles in chunks of this many (own kernel): each chunk's
+# V and dM rows stay in L2 while the 16-column panels pass, and dU is loaded and stored once per chunk.
+OWN_KERNEL_CHUNK = 256
+
+
+def own_gemm(dtype, Py_ssize_t C, Py_ssize_t K):
+    """Whether the fused kernels multiply in this build's own kernel for C input and K output channels
+    of ``dtype`` (float32, both channel counts multiples of OWN_GEMM_COLUMNS, an FMA build), not
+    through numpy's CBLAS."""
+    return OWN_GEMM and np.dtype(dtype) == np.float32 and C % TGR_WG_NR == 0 and K % TGR_WG_NR == 0
+
+
+def own_matmul(a, b, out, bint transpose_a=False, bint accumulate=False):
+    """out (M, N) = op(a) @ b, plus out's own values if accumulate, in the build's own float32 kernel
+    (cysrc/winograd_gemm.h); op(a) = a (M, K), or a.T for a (K, M) if transpose_a. N must be a multiple
+    of OWN_GEMM_COLUMNS. Every build has it (the fused kernels use it only where OWN_GEMM: without
+    FMA it is the slower choice); the tests check it against numpy."""
+    cdef str fn = "own_matmul"
+    cdef cnp.ndarray aa = readable(fn, "a", a, cnp.NPY_FLOAT)
+    cdef cnp.ndarray ba = readable(fn, "b", b, cnp.NPY_FLOAT)
+    cdef cnp.ndarray oa = writable(fn, "out", out, cnp.NPY_FLOAT)
+    check_ndim(fn, "a", aa, 2, "(K, M)" if transpose_a else "(M, K)")
+    check_ndim(fn, "b", ba, 2, "(K, N)")
+    check_ndim(fn, "out", oa, 2, "(M, N)")
+    cdef Py_ssize_t M = aa.shape[1] if transpose_a else aa.shape[0], K = ba.shape[0], N = ba.shape[1]
+    if (aa.shape[0] if transpose_a else aa.shape[1]) != K:
+        lhs, axis = ("a.T", "rows") if transpose_a else ("a", "columns")
+        raise ValueError(f"{fn}: a has shape {shape_of(aa)} and b {shape_of(ba)}: {lhs} @ b needs a's {axis} "
+                         f"to be b's rows")
+    if oa.shape[0] != M or oa.shape[1] != N:
+        raise ValueError(f"{fn}: out has shape {shape_of(oa)}, expected ({M}, {N})")
+    if N % TGR_WG_NR:
+        raise ValueError(f"{fn}: b has {N} columns, which must be a multiple of {TGR_WG_NR}")
+    if np.may_share_memory(oa, aa) or np.may_share_memory(oa, ba):
+        raise ValueError(f"{fn}: out overlaps a or b")
+    cdef const float* ap = <const float*>cnp.PyArray_DATA(aa)
+    cdef const float* bp = <const float*>cnp.PyArray_DATA(ba)
+    cdef float* op = <float*>cnp.PyArray_DATA(oa)
+    with nogil:
+        if transpose_a:
+            tgr_wg_sgemm(M, N, K, ap, 1, M, bp, N, op, N, accumulate)
+        else:
+            tgr_wg_sgemm(M, N, K, ap, K, 1, bp, N, op, N, accumulate)
+
+
 cdef struct Gemm:
     size_t sgemm, dgemm
     bint int64
+    bint own  # float32 products in tgr_wg_sgemm (every product's column count is then a multiple of 16)
 
 cdef enum:
     ROW_MAJOR = 101
@@ -261,10 +317,16 @@ cdef enum:
 cdef inline void _gemm(const Gemm* g, bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
                        const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb, floating beta,
                        floating* c, Py_ssize_t ldc) noexcept nogil:
-    """c (M x N) = op(a) @ op(b) + beta c, row-major, through numpy's CBLAS."""
+    """c (M x N) = op(a) @ op(b) + beta c, row-major, through numpy's CBLAS; or, with g.own (float32,
+    never trans_b: the callers pass U transposed beforehand), beta 0 or 1, in tgr_wg_sgemm."""
     cdef int ta = TRANS if trans_a else NO_TRANS, tb = TRANS if trans_b else NO_TRANS
     if floating is float:
-        if g.int64:
+        if g.own:
+            if trans_a:
+                tgr_wg_sgemm(M, N, K, a, 1, lda, b, ldb, c, ldc, beta != 0)
+            else:
+                tgr_wg_sgemm(M, N, K, a, lda, 1, b, ldb, c, ldc, beta != 0)
+        elif g.int64:
             (<sgemm64_t>g.sgemm)(ROW_MAJOR, ta, tb, M, N, K, 1, a, lda, b, ldb, beta, c, ldc)
         else:
             (<sgemm32_t>g.sgemm)(ROW_MAJOR, ta, tb, <int>M, <int>N, <int>K, 1, a, <int>lda, b, <int>ldb, beta, c,
@@ -318,13 +380,17 @@ cdef int _forward_fused(const floating[:, :, ::1] x, const floating[:, :, ::1] U
 cdef int _data_products(const floating[:, :, ::1] U, const floating[:, :, ::1] dM, floating[:, :, ::1] dVb,
                         Py_ssize_t first, Py_ssize_t span, Py_ssize_t rows, Py_ssize_t C, Py_ssize_t K, int m,
                         const Gemm* g) except -1 nogil:
-    """dVb[p, :span] = dM[p, first:first + span] U[p]^T for every cell p, in ``rows``-row products."""
+    """dVb[p, :span] = dM[p, first:first + span] U[p]^T for every cell p, in ``rows``-row products.
+    With g.own, U is passed transposed, (a*a, K, C)."""
     cdef Py_ssize_t p, r, count
     for p in range((m + 2) * (m + 2)):
         r = 0
         while r < span:
             count = span - r if span - r < rows else rows
-            _gemm(g, False, True, count, C, K, &dM[p, first + r, 0], K, &U[p, 0, 0], K, 0, &dVb[p, r, 0], C)
+            if g.own:
+                _gemm(g, False, False, count, C, K, &dM[p, first + r, 0], K, &U[p, 0, 0], C, 0, &dVb[p, r, 0], C)
+            else:
+                _gemm(g, False, True, count, C, K, &dM[p, first + r, 0], K, &U[p, 0, 0], K, 0, &dVb[p, r, 0], C)
             r = r + rows
     return 0
 
@@ -402,26 +468,31 @@ cdef int _backward_kernel_fused(const floating[:, :, ::1] V, const floating[:, :
     return 0
 
 
-cdef Gemm _gemm_functions(tuple gemm) except *:
+cdef Gemm _gemm_functions(tuple gemm, bint own) except *:
     cdef Gemm g
     g.sgemm, g.dgemm, g.int64 = gemm
     if g.sgemm == 0 or g.dgemm == 0:
         raise ValueError(f"winograd: gemm must hold the addresses of sgemm and dgemm, got {gemm}")
+    g.own = own
     return g
 
 
-cdef Py_ssize_t _rows_within(str fn, Py_ssize_t gemm_max, Py_ssize_t a, Py_ssize_t b) except -1:
-    """The most rows a product with inner sizes a and b may have and stay within gemm_max multiply-adds."""
+cdef Py_ssize_t _rows_within(str fn, Py_ssize_t gemm_max, Py_ssize_t a, Py_ssize_t b, bint own) except -1:
+    """The most rows a product with inner sizes a and b may have and stay within gemm_max multiply-adds;
+    for the own kernel, a multiple of its register block's rows where gemm_max allows one."""
     check_range(fn, "gemm_max", gemm_max, 1)
-    return max(1, gemm_max // max(1, a * b))
+    cdef Py_ssize_t rows = max(1, gemm_max // max(1, a * b))
+    return rows - rows % TGR_WG_MR if own and rows >= TGR_WG_MR else rows
 
 
 def winograd_forward_fused(x, U, y, bias, V, int m, Py_ssize_t pt, Py_ssize_t pl, bint relu, tuple gemm,
-                           Py_ssize_t gemm_max, Py_ssize_t threads, bint parallel):
+                           Py_ssize_t gemm_max, Py_ssize_t threads, bint parallel, bint own=True):
     """y (N, oh, ow, K) = the convolution of x (N, H, W, C) by the transformed filters U (a*a, C, K),
     plus bias (K,) unless None, ReLU'd if relu; V (a*a, T, C) receives the transformed input
     (for the kernel's gradient) unless None. gemm: (sgemm address, dgemm address, 64-bit ints)
-    of a CBLAS; gemm_max: multiply-adds per product; threads: the OpenMP threads that may run."""
+    of a CBLAS; gemm_max: multiply-adds per product; threads: the OpenMP threads that may run;
+    own: multiply in this build's own kernel where ``own_gemm`` says it applies (False: always the
+    CBLAS)."""
     cdef str fn = "winograd_forward_fused"
     cdef cnp.ndarray xa = readable(fn, "x", x)
     check_ndim(fn, "x", xa, 4, "(N, H, W, C)")
@@ -447,8 +518,9 @@ def winograd_forward_fused(x, U, y, bias, V, int m, Py_ssize_t pt, Py_ssize_t pl
     check_ndim(fn, "bias", ba, 1, "(K,)")
     if bias is not None and ba.shape[0] != K:
         raise ValueError(f"{fn}: bias has shape {shape_of(ba)}, expected ({K},)")
-    cdef Gemm g = _gemm_functions(gemm)
-    cdef Py_ssize_t rows = min(_rows_within(fn, gemm_max, C, K), T)
+    own = own and own_gemm(xa.dtype, C, K)
+    cdef Gemm g = _gemm_functions(gemm, own)
+    cdef Py_ssize_t rows = min(_rows_within(fn, gemm_max, C, K, own), T)
     if T == 0 or C == 0 or K == 0:
         return
     scratch_m = np.empty((threads, cells, rows, K), xa.dtype)
@@ -467,7 +539,7 @@ def winograd_forward_fused(x, U, y, bias, V, int m, Py_ssize_t pt, Py_ssize_t pl
 
 def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize_t pl, tuple gemm,
                             Py_ssize_t gemm_max, Py_ssize_t threads, bint parallel, relu_y=None,
-                            Py_ssize_t block_max=0):
+                            Py_ssize_t block_max=0, bint own=True):
     """From dy (N, oh, ow, K), the gradient at the convolution's output: dM (a*a, T, K) = A dy A^T
     (always: the bias gradient reads it); dx (N, H, W, C), overwritten, unless None; dU (a*a, C, K)
     = sum over tiles of V^T dM, from V (a*a, T, C), unless None. U as for the forward.
@@ -478,7 +550,8 @@ def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize
 
     block_max: multiply-adds per product of the data gradient when small images are grouped into
     one block (0: gemm_max). It changes the products' shapes, so the last bits may change with it
-    (OpenBLAS picks its kernel by shape); the thread count never does."""
+    (OpenBLAS picks its kernel by shape); the thread count never does. own: as for the forward (the
+    kernel gradient then runs over the tiles in chunks of OWN_KERNEL_CHUNK, not gemm_max's rows)."""
     cdef str fn = "winograd_backward_fused"
     cdef cnp.ndarray ga = readable(fn, "dy", dy)
     check_ndim(fn, "dy", ga, 4, "(N, oh, ow, K)")
@@ -510,28 +583,32 @@ def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize
     if want_du:
         _check_transformed(fn, "V", va, m, T, C)
         _check_transformed(fn, "dU", dua, m, C, K)
-    cdef Gemm g = _gemm_functions(gemm)
-    cdef Py_ssize_t rows = _rows_within(fn, gemm_max, C, K)
+    own = own and own_gemm(ga.dtype, C, K)
+    cdef Gemm g = _gemm_functions(gemm, own)
+    cdef Py_ssize_t rows = _rows_within(fn, gemm_max, C, K, own)
+    cdef Py_ssize_t kernel_rows = OWN_KERNEL_CHUNK if own else rows
     cdef Py_ssize_t band = max(1, min(th, max(rows, 64) // tw))  # tile rows per dV block
     # images per block: as many small images as fill one product of block_max multiply-adds. (e)'s
     # 10x10x128 layer has 4 tiles per image; one image at a time made 4-row products, which
     # OpenBLAS's AVX2 build (no small-matrix kernels: it packs the other operand every call) ran at
     # half the speed of 16-row ones (ops/winograd.py: PRODUCT_MAX says what suits which build)
     check_range(fn, "block_max", block_max, 0)
-    cdef Py_ssize_t per_block = max(1, (_rows_within(fn, block_max, C, K) if block_max else rows) // (th * tw))
+    cdef Py_ssize_t per_block = max(1, (_rows_within(fn, block_max, C, K, own) if block_max else rows) // (th * tw))
     if T == 0 or C == 0 or K == 0:
         return
+    # the own kernel reads B row-major: U transposed once, (a*a, K, C), for dV = dM U^T
+    ub = np.ascontiguousarray(ua.transpose(0, 2, 1)) if own and want_dx else ua
     scratch_v = np.empty((threads, cells, max(band * tw, per_block * th * tw) if want_dx else 0, C), ga.dtype)
     dx_view = _pixel_rows(xa) if want_dx else scratch_v[0]
     if probing:
         ma = ma[:, :ma.shape[1] - 1].copy()
     if dtype == cnp.NPY_FLOAT:
-        _backward_data_fused[float](_pixel_rows(ga), _pixel_rows(ra), relu, ua, ma, dx_view, want_dx, scratch_v,
+        _backward_data_fused[float](_pixel_rows(ga), _pixel_rows(ra), relu, ub, ma, dx_view, want_dx, scratch_v,
                                     per_block, band, rows, C, K, m, pt, pl, th, tw, &g, parallel)
         if want_du:
-            _backward_kernel_fused[float](va, ma, dua, rows, &g, parallel)
+            _backward_kernel_fused[float](va, ma, dua, kernel_rows, &g, parallel)
     else:
-        _backward_data_fused[double](_pixel_rows(ga), _pixel_rows(ra), relu, ua, ma, dx_view, want_dx, scratch_v,
+        _backward_data_fused[double](_pixel_rows(ga), _pixel_rows(ra), relu, ub, ma, dx_view, want_dx, scratch_v,
                                      per_block, band, rows, C, K, m, pt, pl, th, tw, &g, parallel)
         if want_du:
-            _backward_kernel_fused[double](va, ma, dua, rows, &g, parallel)
+            _backward_kernel_fused[double](va, ma, dua, kernel_rows, &g, parallel)

@@ -160,13 +160,16 @@ def test_activation_accuracy_tests_pass_on_every_build(isa):
     assert " passed" in run.stdout
 
 
-def winograd_outputs(K, dtype):
+def winograd_outputs(K, dtype, own=False):
     """Every Winograd kernel def of one build on the same random problems: the fused forward and
-    backward (both m, partial tiles, a channel count 16 does not divide) and the unfused transforms."""
+    backward (both m, partial tiles, a channel count 16 does not divide, two problems in sixteens) and
+    the unfused transforms. own: let the fused kernels multiply in the build's own kernel where it
+    applies."""
     from tinygrad_relu.ops import winograd as ops
     rng = np.random.default_rng(5)
     out = []
-    for (H, C, Kc, m, pad) in [(10, 16, 16, 4, 0), (9, 20, 24, 4, 1), (12, 16, 35, 2, 1), (7, 3, 5, 2, 0)]:
+    for (H, C, Kc, m, pad) in [(10, 16, 16, 4, 0), (9, 20, 24, 4, 1), (12, 16, 35, 2, 1), (7, 3, 5, 2, 0),
+                               (8, 32, 48, 2, 1)]:
         x = rng.standard_normal((2, H, H, C)).astype(dtype)
         U = ops.filter_transform(rng.standard_normal((3, 3, C, Kc)).astype(dtype), m)
         bias = rng.standard_normal(Kc).astype(dtype)
@@ -174,10 +177,10 @@ def winograd_outputs(K, dtype):
         th = -(-oh // m)
         T, cells = 2 * th * th, (m + 2) ** 2
         y, V = np.empty((2, oh, oh, Kc), dtype), np.empty((cells, T, C), dtype)
-        K.winograd_forward_fused(x, U, y, bias, V, m, pad, pad, True, ops.GEMM, 262144, 2, True)
+        K.winograd_forward_fused(x, U, y, bias, V, m, pad, pad, True, ops.GEMM, 262144, 2, True, own)
         dy = rng.standard_normal(y.shape).astype(dtype)
         dM, dx, dU = np.empty((cells, T, Kc), dtype), np.empty_like(x), np.empty((cells, C, Kc), dtype)
-        K.winograd_backward_fused(dy, U, V, dM, dx, dU, m, pad, pad, ops.GEMM, 262144, 2, True)
+        K.winograd_backward_fused(dy, U, V, dM, dx, dU, m, pad, pad, ops.GEMM, 262144, 2, True, None, 0, own)
         V2, y2 = np.empty_like(V), np.empty_like(y)
         K.winograd_input(x, V2, m, pad, pad, oh, oh, False)
         K.winograd_output(rng.standard_normal((cells, T, Kc)).astype(dtype), y2, bias, m, True, False)
@@ -190,6 +193,7 @@ def winograd_outputs(K, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_every_winograd_build_the_cpu_runs_is_bit_identical_to_the_baseline(dtype):
+    """The transforms, and the fused kernels with numpy's CBLAS multiplying (own=False)."""
     from tinygrad_relu._kernels import winograd
     from tinygrad_relu.ops import winograd as ops
     if ops.GEMM is None:
@@ -201,3 +205,26 @@ def test_every_winograd_build_the_cpu_runs_is_bit_identical_to_the_baseline(dtyp
         for i, (a, b) in enumerate(zip(winograd_outputs(importlib.import_module(f"tinygrad_relu._kernels.winograd_{isa}"),
                                                         dtype), reference)):
             np.testing.assert_array_equal(a, b, err_msg=f"output {i}, {isa}")
+
+
+def test_the_fma_builds_own_products_agree_with_each_other_bit_for_bit_and_with_the_baseline():
+    """float32 with the own kernel (cysrc/winograd_gemm.h): one FMA chain per element in the same
+    order under AVX2 and AVX-512, so the same bits; the baseline multiplies through numpy's CBLAS
+    (no FMA build of the kernel), equal to rounding."""
+    from tinygrad_relu._kernels import winograd
+    from tinygrad_relu.ops import winograd as ops
+    if ops.GEMM is None:
+        pytest.skip("no CBLAS for the fused kernels")
+    fma = [isa for isa in winograd.built_isas() if isa in cpu.supported_isas() and isa != "baseline"]
+    if not fma:
+        pytest.skip("the CPU runs no FMA build")
+    first_module = importlib.import_module(f"tinygrad_relu._kernels.winograd_{fma[0]}")
+    assert first_module.own_gemm(np.float32, 16, 16)  # the first problem below is the own kernel's
+    reference = winograd_outputs(importlib.import_module("tinygrad_relu._kernels.winograd_baseline"), np.float32, True)
+    first = winograd_outputs(first_module, np.float32, True)
+    for i, (a, b) in enumerate(zip(first, reference)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(b).max()), err_msg=f"output {i}")
+    for isa in fma[1:]:
+        other = winograd_outputs(importlib.import_module(f"tinygrad_relu._kernels.winograd_{isa}"), np.float32, True)
+        for i, (a, b) in enumerate(zip(other, first)):
+            np.testing.assert_array_equal(a, b, err_msg=f"output {i}, {isa} against {fma[0]}")

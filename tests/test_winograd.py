@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import tinygrad_relu as tr
 from tinygrad_relu import _blas
@@ -218,14 +219,16 @@ def test_two_forwards_before_backward_share_a_workspace_safely(path):
     assert not np.array_equal(ta[1].grad, tb[1].grad)
 
 
+@pytest.mark.parametrize("cin,cout", [(24, 20), (32, 16)], ids=["cblas", "own_gemm"])
 @pytest.mark.parametrize("m", [2, 4])
-def test_the_fused_path_gives_the_same_bits_for_any_thread_count(m):
+def test_the_fused_path_gives_the_same_bits_for_any_thread_count(m, cin, cout):
     """Blocks are dealt to threads dynamically, but each block's result, and the kernel gradient's
-    fixed-order sums, do not depend on which thread ran it."""
+    fixed-order sums, do not depend on which thread ran it (32 -> 16 channels: the build's own
+    kernel multiplies where it has one)."""
     if winograd.GEMM is None:
         pytest.skip("no CBLAS: no fused path")
-    x, kernel, bias = data((5, 13, 11), 24, 20, np.float32, seed=8)
-    grad = np.random.default_rng(9).standard_normal((5, 11, 9, 20)).astype(np.float32)
+    x, kernel, bias = data((5, 13, 11), cin, cout, np.float32, seed=8)
+    grad = np.random.default_rng(9).standard_normal((5, 11, 9, cout)).astype(np.float32)
     before = tr.get_num_threads()
     results = []
     try:
@@ -305,6 +308,142 @@ def test_small_images_grouped_into_one_product_give_the_per_image_result(block_m
         results.append(dx)
     np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(results[1], results[2])
+
+
+# ---- the own float32 kernel (cysrc/winograd_gemm.h) ------------------------------------------
+@settings(max_examples=150, deadline=None)
+@given(rows=st.integers(1, 40), inner=st.integers(0, 70), blocks=st.integers(1, 4), transpose=st.booleans(),
+       accumulate=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_own_matmul_matches_numpy_within_the_fma_chain_bound(rows, inner, blocks, transpose, accumulate, seed):
+    """Every element is one chain of fused multiply-adds over k, so its error is at most about
+    (k + 1) eps of the sum of |terms| (checked with 2x that); float64 is the reference. Any row
+    count (register blocks and their remainders), any inner size (0 included: out = 0 or out)."""
+    rng = np.random.default_rng(seed)
+    cols = 16 * blocks
+    a = rng.standard_normal((rows, inner)).astype(np.float32)
+    b = rng.standard_normal((inner, cols)).astype(np.float32)
+    out = rng.standard_normal((rows, cols)).astype(np.float32)
+    start = out.astype(np.float64) if accumulate else np.zeros((rows, cols))
+    W.own_matmul(np.ascontiguousarray(a.T) if transpose else a, b, out, transpose, accumulate)
+    want = start + a.astype(np.float64) @ b.astype(np.float64)
+    scale = np.abs(start) + np.abs(a).astype(np.float64) @ np.abs(b).astype(np.float64)
+    bound = 2 * (inner + 1) * np.finfo(np.float32).eps * scale
+    assert np.all(np.abs(out - want) <= bound)
+
+
+def test_own_matmul_bits_do_not_depend_on_the_row_or_column_blocking():
+    """Row by row, in 16-column slices, or split over k into an accumulated second call: the same
+    bits as one call (what lets the fused kernels block the tiles as they like)."""
+    rng = np.random.default_rng(21)
+    a = rng.standard_normal((29, 67)).astype(np.float32)
+    b = rng.standard_normal((67, 48)).astype(np.float32)
+    whole = np.empty((29, 48), np.float32)
+    W.own_matmul(a, b, whole)
+    rows = np.empty_like(whole)
+    for i in range(29):
+        W.own_matmul(a[i:i + 1], b, rows[i:i + 1])
+    np.testing.assert_array_equal(rows, whole)
+    for j in range(0, 48, 16):
+        piece = np.empty((29, 16), np.float32)
+        W.own_matmul(a, np.ascontiguousarray(b[:, j:j + 16]), piece)
+        np.testing.assert_array_equal(piece, whole[:, j:j + 16])
+    split = np.empty_like(whole)
+    W.own_matmul(np.ascontiguousarray(a[:, :30]), b[:30], split)
+    W.own_matmul(np.ascontiguousarray(a[:, 30:]), b[30:], split, accumulate=True)
+    np.testing.assert_array_equal(split, whole)
+
+
+def test_own_matmul_is_exact_on_small_integers():
+    """Integer products and sums below 2^24 are exact: any misplaced element shows."""
+    rng = np.random.default_rng(22)
+    a = rng.integers(-8, 9, (13, 37)).astype(np.float32)
+    b = rng.integers(-8, 9, (37, 32)).astype(np.float32)
+    out = np.empty((13, 32), np.float32)
+    W.own_matmul(a, b, out)
+    np.testing.assert_array_equal(out, a @ b)
+    W.own_matmul(np.ascontiguousarray(a.T), b, out, transpose_a=True)
+    np.testing.assert_array_equal(out, a @ b)
+
+
+def test_own_gemm_applies_to_float32_with_channels_in_sixteens_on_fma_builds():
+    assert W.OWN_GEMM == (W.ISA in ("avx2", "avx512"))
+    assert W.own_gemm(np.float32, 32, 64) == W.OWN_GEMM
+    assert not W.own_gemm(np.float64, 32, 64)
+    assert not W.own_gemm(np.float32, 24, 64) and not W.own_gemm(np.float32, 32, 40)
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_the_fused_kernels_multiply_in_the_own_kernel_where_it_applies(m):
+    """The fused forward and backward give the bits of the unfused steps with own_matmul as every
+    product (y, dx and dU): proof that they call it, since numpy's sgemm rounds otherwise. With
+    own=False they go through the CBLAS and agree to rounding."""
+    if winograd.GEMM is None or not W.OWN_GEMM:
+        pytest.skip("no CBLAS, or a build without FMA: the fused kernels do not use the own kernel")
+    rng = np.random.default_rng(23)
+    x, kernel, bias = data((3, 11, 9), 32, 16, np.float32, seed=24)
+    U = winograd.filter_transform(kernel, m)
+    oh, ow = 9, 7
+    th, tw, tiles = winograd.tile_counts(3, (oh, ow), m)
+    cells = (m + 2) ** 2
+    dy = rng.standard_normal((3, oh, ow, 16)).astype(np.float32)
+
+    def own_products(left, right, transpose=False):
+        out = np.empty((cells, left.shape[2] if transpose else left.shape[1], right.shape[2]), np.float32)
+        for p in range(cells):
+            W.own_matmul(left[p], np.ascontiguousarray(right[p]), out[p], transpose_a=transpose)
+        return out
+
+    V = np.empty((cells, tiles, 32), np.float32)
+    W.winograd_input(x, V, m, 0, 0, oh, ow, False)
+    y_ref = np.empty((3, oh, ow, 16), np.float32)
+    W.winograd_output(own_products(V, U), y_ref, bias, m, True, False)
+    dM = np.empty((cells, tiles, 16), np.float32)
+    W.winograd_output_grad(dy, dM, m, False)
+    dx_ref = np.empty_like(x)
+    W.winograd_input_grad(own_products(dM, U.transpose(0, 2, 1)), dx_ref, m, 0, 0, oh, ow, False)
+    dU_ref = own_products(V, dM, transpose=True)
+    results = {}
+    for own in (True, False):
+        y, Vf = np.empty_like(y_ref), np.empty_like(V)
+        W.winograd_forward_fused(x, U, y, bias, Vf, m, 0, 0, True, winograd.GEMM, 40_000, 2, True, own)
+        dMf, dx, dU = np.empty_like(dM), np.empty_like(x), np.empty((cells, 32, 16), np.float32)
+        W.winograd_backward_fused(dy, U, Vf, dMf, dx, dU, m, 0, 0, winograd.GEMM, 40_000, 2, True, None, 0, own)
+        results[own] = (y, dx, dU)
+    for got, want in zip(results[True], (y_ref, dx_ref, dU_ref)):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(results[False], (y_ref, dx_ref, dU_ref)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def _spy_gemm(calls):
+    """A gemm tuple whose sgemm only records its calls (m, n, k) and writes nothing; dgemm the real one."""
+    import ctypes
+    index = ctypes.c_int64 if winograd.GEMM[2] else ctypes.c_int
+    proto = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, ctypes.c_float,
+                             ctypes.c_void_p, index, ctypes.c_void_p, index, ctypes.c_float, ctypes.c_void_p, index)
+    spy = proto(lambda order, ta, tb, m, n, k, *rest: calls.append((m, n, k)))
+    return spy, (ctypes.cast(spy, ctypes.c_void_p).value, winograd.GEMM[1], winograd.GEMM[2])
+
+
+def test_where_the_own_kernel_applies_no_product_goes_to_the_cblas():
+    """numpy's sgemm can round exactly as the own kernel does (one FMA chain per element), so the
+    bits alone cannot tell who multiplied: a spy in the CBLAS's place is never called with own
+    (32 -> 16 channels, float32) and is called for every product without it."""
+    if winograd.GEMM is None or not W.OWN_GEMM:
+        pytest.skip("no CBLAS, or a build without FMA: the fused kernels do not use the own kernel")
+    x, kernel, bias = data((2, 10, 10), 32, 16, np.float32, seed=25)
+    U = winograd.filter_transform(kernel, 4)
+    dy = np.random.default_rng(26).standard_normal((2, 8, 8, 16)).astype(np.float32)
+    for own in (True, False):
+        calls = []
+        spy, gemm = _spy_gemm(calls)
+        y, V = np.empty((2, 8, 8, 16), np.float32), np.empty((36, 8, 32), np.float32)
+        W.winograd_forward_fused(x, U, y, bias, V, 4, 0, 0, True, gemm, 262_144, 2, True, own)
+        dM, dx, dU = np.empty((36, 8, 16), np.float32), np.empty_like(x), np.empty((36, 32, 16), np.float32)
+        W.winograd_backward_fused(dy, U, V, dM, dx, dU, 4, 0, 0, gemm, 262_144, 2, True, None, 0, own)
+        del spy
+        # forward, data and kernel gradients: 36 products each (every block fits one product here)
+        assert len(calls) == (0 if own else 3 * 36), (own, len(calls))
 
 
 CORE = """
@@ -405,6 +544,22 @@ BAD_CALLS += [
     (lambda: W.winograd_backward_fused(np.ones((1, 4, 4, 4)), np.ones((36, 2, 4)), None, np.empty((36, 1, 4)),
                                        None, None, 4, 0, 0, GEMM, 1000, 1, False, None, -1),
      r"winograd_backward_fused: block_max must be in \[0, "),
+    (lambda: W.own_matmul(np.ones((2, 3), np.float32), np.ones((3, 20), np.float32), np.empty((2, 20), np.float32)),
+     "own_matmul: b has 20 columns, which must be a multiple of 16"),
+    (lambda: W.own_matmul(np.ones((2, 3), np.float32), np.ones((4, 16), np.float32), np.empty((2, 16), np.float32)),
+     r"own_matmul: a has shape \(2, 3\) and b \(4, 16\): a @ b needs a's columns to be b's rows"),
+    (lambda: W.own_matmul(np.ones((2, 3), np.float32), np.ones((3, 16), np.float32), np.empty((3, 16), np.float32),
+                          True),
+     r"own_matmul: a has shape \(2, 3\) and b \(3, 16\): a.T @ b needs a's rows to be b's rows"),
+    (lambda: W.own_matmul(np.ones((2, 3), np.float32), np.ones((3, 16), np.float32), np.empty((3, 16), np.float32)),
+     r"own_matmul: out has shape \(3, 16\), expected \(2, 16\)"),
+    (lambda: W.own_matmul(np.ones((2, 3)), np.ones((3, 16), np.float32), np.empty((2, 16), np.float32)),
+     "own_matmul: a must be float32"),
+    (lambda: W.own_matmul(np.ones(3, np.float32), np.ones((3, 16), np.float32), np.empty((2, 16), np.float32)),
+     r"own_matmul: a must be 2-D \(M, K\)"),
+    (lambda: (lambda buf: W.own_matmul(buf[8:24], np.ones((16, 16), np.float32), buf[:16]))(
+        np.ones((32, 16), np.float32)),
+     "own_matmul: out overlaps a or b"),
 ]
 
 
@@ -425,13 +580,19 @@ def _probe_cases():
         cases += [(W.winograd_forward_fused, (x, U, y, None, None, 2, 0, 0, True, winograd.GEMM, 1000, 2)),
                   (W.winograd_backward_fused, (y, U, V, np.empty_like(V), np.empty_like(x), np.empty((16, 3, 3)), 2,
                                                0, 0, winograd.GEMM, 1000, 2))]
+        # float32 in sixteens: the own kernel's products where the build has one
+        x, V, y = (np.ones(a.shape[:-1] + (16,), np.float32) for a in (x, V, y))
+        U = np.ones((16, 16, 16), np.float32)
+        cases += [(W.winograd_forward_fused, (x, U, y, None, None, 2, 0, 0, True, winograd.GEMM, 1000, 2)),
+                  (W.winograd_backward_fused, (y, U, V, np.empty_like(V), np.empty_like(x), np.empty_like(U), 2,
+                                               0, 0, winograd.GEMM, 1000, 2))]
     return cases
 
 
 @pytest.mark.skipif(not threads.debug_build(), reason="bounds checks exist only in the debug build")
 @pytest.mark.parametrize("parallel", [False, True])
-@pytest.mark.parametrize("case", range(6), ids=["input", "output", "output_grad", "input_grad", "forward_fused",
-                                                 "backward_fused"])
+@pytest.mark.parametrize("case", range(8), ids=["input", "output", "output_grad", "input_grad", "forward_fused",
+                                                 "backward_fused", "forward_own", "backward_own"])
 def test_debug_build_index_errors_come_out_of_every_transform(case, parallel):
     if case >= len(_probe_cases()):
         pytest.skip("no CBLAS: no fused path")
