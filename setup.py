@@ -79,7 +79,8 @@ MODULE_FLAGS = {"conv": ["-falign-loops=32"]}
 # FMA (every AVX-512 CPU and every AVX2 CPU made has it; cpu.pyx checks): fastmath.h evaluates
 # its polynomials with explicit fused multiply-adds there (TGR_MADD). -ffp-contract=off (for every
 # variant) keeps gcc from fusing anything else, so the avx2 and avx512 builds give the same bits,
-# the winograd builds all give the same bits, and the baseline's activations differ from the FMA
+# the winograd transforms are the same bits in every build, and the baseline's activations and
+# Winograd products (numpy's BLAS there, not winograd_gemm.h's FMA kernel) differ from the FMA
 # builds' by rounding only (tests/test_isa_dispatch.py; the ulp bounds are tested on every
 # build). A compiler that rejects a variant's flags gets the baseline only.
 VARIANT_MODULES = ("activations", "winograd")

@@ -7,9 +7,10 @@ F(m x m, 3 x 3), m = 2 or 4, computes an m x m block of outputs from an a x a in
     Y = A^T [ U (.) V ] A,    V = B^T d B  (input tile d),    U = G g G^T  (3x3 filter g)
 
 summed over input channels, which turns the (.) into a*a matrix products, one per tile cell:
-M[p] = V[p] @ U[p] with V[p] (tiles, cin), U[p] (cin, cout). Those products, and the
-filter transforms (kron(G, G) @ g), are numpy's BLAS (ops/convolution.py); this module has
-the four data transforms, each a loop over tiles:
+M[p] = V[p] @ U[p] with V[p] (tiles, cin), U[p] (cin, cout). The filter transforms
+(kron(G, G) @ g) are numpy's BLAS (ops/winograd.py); the products are numpy's CBLAS, or in float32
+on the FMA builds this module's own kernel (winograd_gemm.h, below). This module has the four data
+transforms, each a loop over tiles:
 
     winograd_input        V = B^T d B                 (forward; d read with zeros outside x)
     winograd_output       y = A^T M A (+ bias, ReLU)  (forward; a partial tile's extra rows dropped)
@@ -18,7 +19,7 @@ the four data transforms, each a loop over tiles:
                                                        overlap by 2 pixels, so they add up)
 
 The backward is the exact adjoint of the forward, so the gradients are those of the
-convolution; dU = V[p]^T @ dM[p] and dV[p] = dM[p] @ U[p]^T are again BLAS products.
+convolution; dU = V[p]^T @ dM[p] and dV[p] = dM[p] @ U[p]^T are again matrix products.
 
 Layouts: images (N, H, W, C); transformed arrays (a*a, T, C) with T = N * th * tw tiles,
 th = ceil(oh / m), tw = ceil(ow / m), tile t = (n * th + ti) * tw + tj, cell p = xi * a + nu
@@ -221,8 +222,10 @@ def winograd_input_grad(dV, dx, int m, Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t 
 # The transforms above stream (a*a, T, C) arrays through memory between the BLAS products: on the
 # wide convnet's 26x26x64 layer, 42 MB each way, more time than the products themselves. Here a
 # thread takes a block of tiles, transforms it into its own buffer, multiplies it cell by cell
-# with BLAS and transforms the result out while it is still in cache. Each product is kept to at
-# most ``gemm_max`` multiply-adds, below which OpenBLAS computes on the calling thread
+# and transforms the result out while it is still in cache. The products: in float32 on the FMA
+# builds, with both channel counts multiples of 16 (own_gemm), this module's own kernel
+# (winograd_gemm.h, which says why); otherwise numpy's CBLAS, each product kept to at most
+# ``gemm_max`` multiply-adds, below which OpenBLAS computes on the calling thread
 # (tinygrad_relu/_blas.py: CALLER_THREAD_MAX): our threads never wait on BLAS's own thread pool,
 # which on a busy machine stalled every one of the 36 products of a cell-by-cell batch. Blocks go
 # to threads dynamically, so a thread slowed by another process just takes fewer. Every block's

@@ -3,9 +3,11 @@
 setup.py compiles such a module once per instruction set: ``baseline`` (x86-64's SSE2, what a
 portable wheel may assume), ``avx2`` and ``avx512`` (AVX-512 F, VL, DQ, BW), the latter two where
 the compiler accepts the flags, as ``tinygrad_relu._kernels.<module>_<isa>``. The avx2 and avx512
-builds also use FMA: the activations' polynomials (fastmath.h) are fused multiply-adds there, so
-those two builds give the same bits and the baseline agrees with them to rounding; nothing else
-is contracted or reassociated, and the Winograd builds all give the same bits.
+builds also use FMA: the activations' polynomials (fastmath.h) and the Winograd kernels' float32
+products (winograd_gemm.h; the baseline multiplies through numpy's BLAS) are fused multiply-adds
+there, so those two builds give the same bits and the baseline agrees with them to rounding;
+nothing else is contracted or reassociated, and the Winograd transforms are the same bits in
+every build.
 ``load`` imports the widest build the CPU runs.
 
 TINYGRAD_RELU_ISA=baseline|avx2|avx512, read once per module at import, forces a build (to test or

@@ -7,7 +7,9 @@ summed over input channels: the elementwise product becomes (m+2)^2 matrix produ
 (tiles, cin) @ (cin, cout), 2.25x (m = 2) or 4x (m = 4) fewer multiply-adds than im2col's one
 (N*oh*ow, 9*cin) @ (9*cin, cout) product. The data transforms are Cython
 (cysrc/winograd.pyx); the filter transform U = kron(G, G) @ g (a (m+2)^2 x 9 matrix times
-the kernel as (9, cin*cout)) and the products are numpy's BLAS. Backward is the adjoint of
+the kernel as (9, cin*cout)) is numpy's BLAS; the products are numpy's BLAS too, except in
+float32 on the AVX2 and AVX-512 builds, where the fused kernels multiply in their own FMA
+kernel (cysrc/winograd_gemm.h; _kernels.own_gemm says where). Backward is the adjoint of
 each step:
 
     dM = A dy A^T,   dU[p] = V[p]^T dM[p],   dg = kron(G, G)^T dU,   dV[p] = dM[p] U[p]^T,
