@@ -261,9 +261,6 @@ cdef extern from "winograd_gemm.h" nogil:
 OWN_GEMM = bool(TGR_WG_FAST)
 OWN_GEMM_ROWS = TGR_WG_MR
 OWN_GEMM_COLUMNS = TGR_WG_NR
-# The kernel gradient's products run over the tiles in chunks of this many (own kernel): each chunk's
-# V and dM rows stay in L2 while the 16-column panels pass, and dU is loaded and stored once per chunk.
-OWN_KERNEL_CHUNK = 256
 
 
 def own_gemm(dtype, Py_ssize_t C, Py_ssize_t K):
@@ -554,7 +551,8 @@ def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize
     block_max: multiply-adds per product of the data gradient when small images are grouped into
     one block (0: gemm_max). It changes the products' shapes, so the last bits may change with it
     (OpenBLAS picks its kernel by shape); the thread count never does. own: as for the forward (the
-    kernel gradient then runs over the tiles in chunks of OWN_KERNEL_CHUNK, not gemm_max's rows)."""
+    kernel gradient is then one product per cell over all tiles, not gemm_max's rows: on (e)'s
+    layers, chunks of 64 to 1024 tiles took the same time, bound by reading V and dM)."""
     cdef str fn = "winograd_backward_fused"
     cdef cnp.ndarray ga = readable(fn, "dy", dy)
     check_ndim(fn, "dy", ga, 4, "(N, oh, ow, K)")
@@ -589,7 +587,7 @@ def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize
     own = own and own_gemm(ga.dtype, C, K)
     cdef Gemm g = _gemm_functions(gemm, own)
     cdef Py_ssize_t rows = _rows_within(fn, gemm_max, C, K, own)
-    cdef Py_ssize_t kernel_rows = OWN_KERNEL_CHUNK if own else rows
+    cdef Py_ssize_t kernel_rows = max(T, 1) if own else rows
     cdef Py_ssize_t band = max(1, min(th, max(rows, 64) // tw))  # tile rows per dV block
     # images per block: as many small images as fill one product of block_max multiply-adds. (e)'s
     # 10x10x128 layer has 4 tiles per image; one image at a time made 4-row products, which
