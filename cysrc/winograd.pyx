@@ -257,9 +257,8 @@ cdef extern from "winograd_gemm.h" nogil:
     int TGR_WG_FAST, TGR_WG_MR, TGR_WG_NR
 
 # Whether this build multiplies float32 in its own kernel (cysrc/winograd_gemm.h: the FMA builds),
-# its rows per register block, and the column multiple it needs (both channel counts).
+# and the multiple of 16 it needs both channel counts to be.
 OWN_GEMM = bool(TGR_WG_FAST)
-OWN_GEMM_ROWS = TGR_WG_MR
 OWN_GEMM_COLUMNS = TGR_WG_NR
 
 

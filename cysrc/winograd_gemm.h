@@ -9,8 +9,10 @@
  * Why not numpy's BLAS: the products are small ((tiles of one block) x 64..128 x 64..128, one per
  * tile cell, 36 per block) and OpenBLAS packs an operand on every call. With its AVX-512
  * kernel set (SkylakeX) it has small-matrix kernels that skip the packing; with the AVX2 set
- * (Haswell, which this environment pins, and the default on AVX2-only CPUs) it does not, and the
- * packing cost as much as the multiply-adds on 16-row products. Here B is read in place: a block
+ * (Haswell: what OPENBLAS_CORETYPE=Haswell asks for, and the default on AVX2-only CPUs) it does
+ * not. The wide convnet's three Winograd layers, 2 threads, forward / data gradient / kernel
+ * gradient: 43.8 / 48.0 / 38.8 ms through OpenBLAS's AVX2 set, 31.9 / 35.3 / 33.6 ms with this
+ * kernel (docs/performance.md, "The fifth round"). Here B is read in place: a block
  * of TGR_WG_MR rows x 16 columns of c stays in registers (12 vector accumulators: one zmm per row
  * under AVX-512, two ymm under AVX2) while k runs, each step one load of B's row segment, one
  * broadcast of A's element per row and one fused multiply-add per accumulator. Measured on one

@@ -43,9 +43,10 @@ MIN_CHANNELS = 16
 # numpy's OpenBLAS runs fastest on this CPU (_blas.product_max)
 PRODUCT_MAX = _blas.product_max()
 # multiply-adds per product (and per group of small images) where the build's own kernel multiplies
-# (_kernels.own_gemm: float32, channels in multiples of 16, an FMA build). Measured on (e)'s three
-# layers (forward + backward, 2 threads): 1e5 -> 2e5 -> 4e5 -> 8e5 gave 114, 105, 101, 109 ms; no
-# BLAS thread pool to stay clear of here, the limit is the thread's block staying in cache.
+# (_kernels.own_gemm: float32, channels in multiples of 16, an FMA build). No BLAS thread pool to
+# stay clear of here. On (e)'s three layers (2 threads; forward, data gradient and kernel gradient
+# timed apart, summed) 1e5, 2e5, 4e5, 8e5 gave 114, 105, 101, 109 ms; alternated over rounds
+# later, blocks of 12 to 96 rows came out within the noise of each other.
 OWN_PRODUCT_MAX = 400_000
 
 
