@@ -260,6 +260,7 @@ cdef extern from "winograd_gemm.h" nogil:
 # and the multiple of 16 it needs both channel counts to be.
 OWN_GEMM = bool(TGR_WG_FAST)
 OWN_GEMM_COLUMNS = TGR_WG_NR
+OWN_KERNEL_CHUNK = 256
 
 
 def own_gemm(dtype, Py_ssize_t C, Py_ssize_t K):
@@ -586,7 +587,7 @@ def winograd_backward_fused(dy, U, V, dM, dx, dU, int m, Py_ssize_t pt, Py_ssize
     own = own and own_gemm(ga.dtype, C, K)
     cdef Gemm g = _gemm_functions(gemm, own)
     cdef Py_ssize_t rows = _rows_within(fn, gemm_max, C, K, own)
-    cdef Py_ssize_t kernel_rows = max(T, 1) if own else rows
+    cdef Py_ssize_t kernel_rows = OWN_KERNEL_CHUNK if own else rows
     cdef Py_ssize_t band = max(1, min(th, max(rows, 64) // tw))  # tile rows per dV block
     # images per block: as many small images as fill one product of block_max multiply-adds. (e)'s
     # 10x10x128 layer has 4 tiles per image; one image at a time made 4-row products, which

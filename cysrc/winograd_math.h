@@ -149,14 +149,36 @@ static inline void tgr_wadd_##S(T *dst, const T *d, ptrdiff_t w) {              
 
 /* d = src where y > 0, else +0: a ReLU's gradient from its output y, the same select as
  * conv.pyx's relu_backward_into (y <= 0 gives 0; a NaN y lets src through). The comparison's
- * lanes are all ones or all zeros, so the AND keeps src's bits or makes +0. */
+ * lanes are all ones or all zeros, so the AND keeps src's bits or makes +0.
+ *
+ * On vectors of the build's native width (TGR_W_NATIVE bytes), several per LANES values: a
+ * comparison of a vector wider than the build's registers (16 floats under AVX2, 16 doubles under
+ * AVX-512) was lowered by gcc to one compare-and-branch per lane, and on a ReLU's output, about
+ * half zeros at random, the branches mispredicted: the AVX2 build's dM pass of the wide convnet's
+ * 26x26x64 layer took 16 ms against 6 under AVX-512. */
+#if defined(__AVX512F__)
+#define TGR_W_NATIVE 64
+#elif defined(__AVX__)
+#define TGR_W_NATIVE 32
+#else
+#define TGR_W_NATIVE 16
+#endif
 #define TGR_W_RELU_MOVE(T, I, S)                                                                   \
-typedef I tgr_wm_##S __attribute__((vector_size(TGR_W_LANES * sizeof(T))));                       \
+typedef T tgr_wn_##S __attribute__((vector_size(TGR_W_NATIVE)));                                  \
+typedef I tgr_wnm_##S __attribute__((vector_size(TGR_W_NATIVE)));                                 \
 static inline void tgr_wload_relu_##S(T *d, const T *src, const T *y, ptrdiff_t w) {               \
     ptrdiff_t l;                                                                                   \
     if (w == TGR_W_LANES) {                                                                        \
-        tgr_wm_##S keep = ~(tgr_wld_##S(y) <= tgr_wk_##S(0));                                      \
-        tgr_wst_##S(d, (tgr_wv_##S)(keep & (tgr_wm_##S)tgr_wld_##S(src)));                         \
+        enum { PER = TGR_W_NATIVE / sizeof(T) };                                                   \
+        for (l = 0; l < TGR_W_LANES; l += PER) {                                                   \
+            tgr_wn_##S yv, sv, zero = {0};                                                         \
+            tgr_wnm_##S keep;                                                                      \
+            memcpy(&yv, y + l, sizeof yv);                                                         \
+            memcpy(&sv, src + l, sizeof sv);                                                       \
+            keep = ~(yv <= zero);                                                                  \
+            sv = (tgr_wn_##S)(keep & (tgr_wnm_##S)sv);                                             \
+            memcpy(d + l, &sv, sizeof sv);                                                         \
+        }                                                                                          \
         return;                                                                                    \
     }                                                                                              \
     for (l = 0; l < w; l++) d[l] = y[l] <= 0 ? 0 : src[l];                                         \

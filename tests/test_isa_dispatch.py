@@ -180,7 +180,7 @@ def winograd_outputs(K, dtype, own=False):
         K.winograd_forward_fused(x, U, y, bias, V, m, pad, pad, True, ops.GEMM, 262144, 2, True, own)
         dy = rng.standard_normal(y.shape).astype(dtype)
         dM, dx, dU = np.empty((cells, T, Kc), dtype), np.empty_like(x), np.empty((cells, C, Kc), dtype)
-        K.winograd_backward_fused(dy, U, V, dM, dx, dU, m, pad, pad, ops.GEMM, 262144, 2, True, None, 0, own)
+        K.winograd_backward_fused(dy, U, V, dM, dx, dU, m, pad, pad, ops.GEMM, 262144, 2, True, y, 0, own)  # y: ReLU
         V2, y2 = np.empty_like(V), np.empty_like(y)
         K.winograd_input(x, V2, m, pad, pad, oh, oh, False)
         K.winograd_output(rng.standard_normal((cells, T, Kc)).astype(dtype), y2, bias, m, True, False)
