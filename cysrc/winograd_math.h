@@ -2,8 +2,12 @@
  * channels, float and double, m = 2 and 4.
  *
  * Each function reads a values (m for A) LANES channels wide from s, s + ss, s + 2 ss, ... and
- * writes its outputs to o, o + ds, ... The values are GCC vectors (vector_size: one zmm of 16
- * floats under AVX-512, four xmm under SSE2), loaded before any output is stored. Written as
+ * writes its outputs to o, o + ds, ... The values are GCC vectors of the build's native width
+ * (TGR_W_NATIVE: one zmm of 16 floats under AVX-512, a ymm of 8 under AVX2, an xmm of 4 under
+ * SSE2), the LANES channels taken one native vector at a time, each vector's inputs loaded before
+ * its outputs are stored. A 16-float vector type under AVX2 or SSE2 (the form before) made gcc go
+ * through the stack (xmm stores reloaded as ymm) and turned the ReLU mask's comparison into a
+ * branch per lane; the AVX2 build's transforms ran 1.2-1.9x slower than AVX-512's. Written as
  * loops over the lanes (the form before this header), gcc kept most of them scalar: it could
  * not rule out that o overlaps s, and the transforms ran at a tenth of their arithmetic's speed.
  * Every lane gets the same IEEE operations in the same order as that loop, so the results, and
@@ -21,16 +25,31 @@
 
 #define TGR_W_LANES 16
 
+#if defined(__AVX512F__)
+#define TGR_W_NATIVE 64
+#elif defined(__AVX__)
+#define TGR_W_NATIVE 32
+#else
+#define TGR_W_NATIVE 16
+#endif
+
 #if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"  /* static inline: no vector crosses a module boundary */
 #define TGR_W_VEC(T, SUFFIX)                                                                       \
-typedef T tgr_wv_##SUFFIX __attribute__((vector_size(TGR_W_LANES * sizeof(T))));                  \
+typedef T tgr_wv_##SUFFIX __attribute__((vector_size(TGR_W_NATIVE)));                             \
 static inline tgr_wv_##SUFFIX tgr_wld_##SUFFIX(const T *p) {                                       \
     tgr_wv_##SUFFIX v; memcpy(&v, p, sizeof v); return v;                                          \
 }                                                                                                  \
 static inline void tgr_wst_##SUFFIX(T *p, tgr_wv_##SUFFIX v) { memcpy(p, &v, sizeof v); }          \
 static inline tgr_wv_##SUFFIX tgr_wk_##SUFFIX(T c) {                                               \
-    tgr_wv_##SUFFIX v; int l; for (l = 0; l < TGR_W_LANES; l++) v[l] = c; return v;                \
+    tgr_wv_##SUFFIX v; int l; for (l = 0; l < (int)(TGR_W_NATIVE / sizeof(T)); l++) v[l] = c; return v; \
+}
+/* f1 applied to the LANES channels one native vector at a time */
+#define TGR_W_PARTS(T, S, NAME)                                                                    \
+static inline void tgr_##NAME##_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m) {         \
+    int q;                                                                                         \
+    for (q = 0; q < TGR_W_LANES; q += (int)(TGR_W_NATIVE / sizeof(T)))                             \
+        tgr_##NAME##1_##S(s + q, ss, o + q, ds, m);                                                \
 }
 #define TGR_W_V(SUFFIX) tgr_wv_##SUFFIX
 #else
@@ -40,7 +59,7 @@ static inline tgr_wv_##SUFFIX tgr_wk_##SUFFIX(T c) {                            
 #define TGR_W_DEFINE(T, S)                                                                         \
 TGR_W_VEC(T, S)                                                                                    \
 /* o = B^T s (a values in, a out) */                                                               \
-static inline void tgr_bt_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m) {               \
+static inline void tgr_bt1_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m) {               \
     TGR_W_V(S) two = tgr_wk_##S(2), four = tgr_wk_##S(4), five = tgr_wk_##S(5);                    \
     if (m == 2) {                                                                                  \
         TGR_W_V(S) d0 = tgr_wld_##S(s), d1 = tgr_wld_##S(s + ss), d2 = tgr_wld_##S(s + 2 * ss),    \
@@ -62,7 +81,7 @@ static inline void tgr_bt_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int 
     }                                                                                              \
 }                                                                                                  \
 /* o = B s: the adjoint of tgr_bt */                                                               \
-static inline void tgr_b_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m) {                \
+static inline void tgr_b1_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m) {                \
     TGR_W_V(S) two = tgr_wk_##S(2), four = tgr_wk_##S(4), five = tgr_wk_##S(5);                    \
     if (m == 2) {                                                                                  \
         TGR_W_V(S) v0 = tgr_wld_##S(s), v1 = tgr_wld_##S(s + ss), v2 = tgr_wld_##S(s + 2 * ss),    \
@@ -84,7 +103,7 @@ static inline void tgr_b_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m
     }                                                                                              \
 }                                                                                                  \
 /* o = A^T s (a values in, m out) */                                                               \
-static inline void tgr_at_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m) {               \
+static inline void tgr_at1_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m) {               \
     TGR_W_V(S) two = tgr_wk_##S(2), four = tgr_wk_##S(4), eight = tgr_wk_##S(8);                   \
     if (m == 2) {                                                                                  \
         TGR_W_V(S) m0 = tgr_wld_##S(s), m1 = tgr_wld_##S(s + ss), m2 = tgr_wld_##S(s + 2 * ss),    \
@@ -102,7 +121,7 @@ static inline void tgr_at_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int 
     }                                                                                              \
 }                                                                                                  \
 /* o = A s (m values in, a out): the adjoint of tgr_at */                                          \
-static inline void tgr_a_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m) {                \
+static inline void tgr_a1_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m) {                \
     TGR_W_V(S) two = tgr_wk_##S(2), four = tgr_wk_##S(4), eight = tgr_wk_##S(8);                   \
     if (m == 2) {                                                                                  \
         TGR_W_V(S) y0 = tgr_wld_##S(s), y1 = tgr_wld_##S(s + ss);                                  \
@@ -122,7 +141,8 @@ static inline void tgr_a_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m
         tgr_wst_##S(o + 4 * ds, even - odd);                                                       \
         tgr_wst_##S(o + 5 * ds, y3);                                                               \
     }                                                                                              \
-}
+}                                                                                                  \
+TGR_W_PARTS(T, S, bt) TGR_W_PARTS(T, S, b) TGR_W_PARTS(T, S, at) TGR_W_PARTS(T, S, a)
 
 /* LANES values between a local block d and a row of an image or transformed array: w of them
  * (the last block of a channel count that LANES does not divide); lanes beyond w read as 0. */
@@ -134,7 +154,7 @@ static inline void tgr_wload_##S(T *d, const T *src, ptrdiff_t w) {             
     for (; l < TGR_W_LANES; l++) d[l] = 0;                                                         \
 }                                                                                                  \
 static inline void tgr_wzero_##S(T *d) {                                                           \
-    tgr_wst_##S(d, tgr_wk_##S(0));                                                                 \
+    memset(d, 0, TGR_W_LANES * sizeof(T));                                                         \
 }                                                                                                  \
 static inline void tgr_wstore_##S(T *dst, const T *d, ptrdiff_t w) {                               \
     ptrdiff_t l;                                                                                   \
@@ -143,41 +163,28 @@ static inline void tgr_wstore_##S(T *dst, const T *d, ptrdiff_t w) {            
 }                                                                                                  \
 static inline void tgr_wadd_##S(T *dst, const T *d, ptrdiff_t w) {                                 \
     ptrdiff_t l;                                                                                   \
-    if (w == TGR_W_LANES) { tgr_wst_##S(dst, tgr_wld_##S(dst) + tgr_wld_##S(d)); return; }        \
+    if (w == TGR_W_LANES) {                                                                        \
+        for (l = 0; l < TGR_W_LANES; l += (ptrdiff_t)(TGR_W_NATIVE / sizeof(T)))                   \
+            tgr_wst_##S(dst + l, tgr_wld_##S(dst + l) + tgr_wld_##S(d + l));                       \
+        return;                                                                                    \
+    }                                                                                              \
     for (l = 0; l < w; l++) dst[l] = dst[l] + d[l];                                                \
 }
 
 /* d = src where y > 0, else +0: a ReLU's gradient from its output y, the same select as
  * conv.pyx's relu_backward_into (y <= 0 gives 0; a NaN y lets src through). The comparison's
- * lanes are all ones or all zeros, so the AND keeps src's bits or makes +0.
- *
- * On vectors of the build's native width (TGR_W_NATIVE bytes), several per LANES values: a
- * comparison of a vector wider than the build's registers (16 floats under AVX2, 16 doubles under
- * AVX-512) was lowered by gcc to one compare-and-branch per lane, and on a ReLU's output, about
- * half zeros at random, the branches mispredicted: the AVX2 build's dM pass of the wide convnet's
- * 26x26x64 layer took 16 ms against 6 under AVX-512. */
-#if defined(__AVX512F__)
-#define TGR_W_NATIVE 64
-#elif defined(__AVX__)
-#define TGR_W_NATIVE 32
-#else
-#define TGR_W_NATIVE 16
-#endif
+ * lanes are all ones or all zeros, so the AND keeps src's bits or makes +0. (With 16-lane
+ * vectors, gcc had made this a compare-and-branch per lane under AVX2 and SSE2; on a ReLU's
+ * output, about half zeros at random, the branches mispredicted: the AVX2 build's dM pass of the
+ * wide convnet's 26x26x64 layer took 16 ms against 6 under AVX-512.) */
 #define TGR_W_RELU_MOVE(T, I, S)                                                                   \
-typedef T tgr_wn_##S __attribute__((vector_size(TGR_W_NATIVE)));                                  \
-typedef I tgr_wnm_##S __attribute__((vector_size(TGR_W_NATIVE)));                                 \
+typedef I tgr_wm_##S __attribute__((vector_size(TGR_W_NATIVE)));                                  \
 static inline void tgr_wload_relu_##S(T *d, const T *src, const T *y, ptrdiff_t w) {               \
     ptrdiff_t l;                                                                                   \
     if (w == TGR_W_LANES) {                                                                        \
-        enum { PER = TGR_W_NATIVE / sizeof(T) };                                                   \
-        for (l = 0; l < TGR_W_LANES; l += PER) {                                                   \
-            tgr_wn_##S yv, sv, zero = {0};                                                         \
-            tgr_wnm_##S keep;                                                                      \
-            memcpy(&yv, y + l, sizeof yv);                                                         \
-            memcpy(&sv, src + l, sizeof sv);                                                       \
-            keep = ~(yv <= zero);                                                                  \
-            sv = (tgr_wn_##S)(keep & (tgr_wnm_##S)sv);                                             \
-            memcpy(d + l, &sv, sizeof sv);                                                         \
+        for (l = 0; l < TGR_W_LANES; l += (ptrdiff_t)(TGR_W_NATIVE / sizeof(T))) {                 \
+            tgr_wm_##S keep = ~(tgr_wld_##S(y + l) <= tgr_wk_##S(0));                              \
+            tgr_wst_##S(d + l, (tgr_wv_##S)(keep & (tgr_wm_##S)tgr_wld_##S(src + l)));             \
         }                                                                                          \
         return;                                                                                    \
     }                                                                                              \
