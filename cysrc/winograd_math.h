@@ -44,7 +44,7 @@ static inline void tgr_wst_##SUFFIX(T *p, tgr_wv_##SUFFIX v) { memcpy(p, &v, siz
 static inline tgr_wv_##SUFFIX tgr_wk_##SUFFIX(T c) {                                               \
     tgr_wv_##SUFFIX v; int l; for (l = 0; l < (int)(TGR_W_NATIVE / sizeof(T)); l++) v[l] = c; return v; \
 }
-/* f1 applied to the LANES channels one native vector at a time */
+/* tgr_NAME_S: tgr_NAME1_S (one native vector) over the LANES channels, one vector at a time */
 #define TGR_W_PARTS(T, S, NAME)                                                                    \
 static inline void tgr_##NAME##_##S(const T *s, ptrdiff_t ss, T *o, ptrdiff_t ds, int m) {         \
     int q;                                                                                         \
