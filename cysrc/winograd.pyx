@@ -321,11 +321,12 @@ cdef enum:
 cdef inline void _gemm(const Gemm* g, bint trans_a, bint trans_b, Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
                        const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb, floating beta,
                        floating* c, Py_ssize_t ldc) noexcept nogil:
-    """c (M x N) = op(a) @ op(b) + beta c, row-major, through numpy's CBLAS; or, with g.own (float32,
-    never trans_b: the callers pass U transposed beforehand), beta 0 or 1, in tgr_wg_sgemm."""
+    """c (M x N) = op(a) @ op(b) + beta c, row-major: in tgr_wg_sgemm with g.own (float32) where it
+    can (b not transposed: the data gradient passes U transposed beforehand; beta 0 or 1), else
+    through numpy's CBLAS."""
     cdef int ta = TRANS if trans_a else NO_TRANS, tb = TRANS if trans_b else NO_TRANS
     if floating is float:
-        if g.own:
+        if g.own and not trans_b and (beta == 0 or beta == 1):
             if trans_a:
                 tgr_wg_sgemm(M, N, K, a, 1, lda, b, ldb, c, ldc, beta != 0)
             else:
